@@ -157,3 +157,12 @@ type Problem struct {
 	Reason  ProblemReason `json:"reason"`
 	Message string        `json:"message"`
 }
+
+// Group is a target group. Groups the operator created carry an ExternalID with the operator's
+// ownership prefix; only their memberships are ever removed by the operator.
+type Group struct {
+	TargetID    string   `json:"targetId,omitempty"`
+	DisplayName string   `json:"displayName"`
+	ExternalID  string   `json:"externalId,omitempty"`
+	Members     []string `json:"members,omitempty"` // target ids of member users
+}
