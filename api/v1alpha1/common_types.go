@@ -1,0 +1,100 @@
+package v1alpha1
+
+// Condition types shared by the three kinds. Ready summarises the others; the rest explain why.
+const (
+	// ConditionReady is True when the object is fully working.
+	ConditionReady = "Ready"
+	// ConditionSourceReachable reports whether the directory could be read.
+	ConditionSourceReachable = "SourceReachable"
+	// ConditionValid reports whether a MappingRule compiles.
+	ConditionValid = "Valid"
+	// ConditionSynced is True when the last run applied its whole plan.
+	ConditionSynced = "Synced"
+	// ConditionDegraded is True when the last run finished with per-user failures or was cut short.
+	ConditionDegraded = "Degraded"
+	// ConditionStalled is True when the operator will not proceed without a change by a person
+	// (e.g. the deletion threshold was exceeded, or the spec refers to something invalid).
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons.
+const (
+	ReasonSucceeded                 = "Succeeded"
+	ReasonReconciling               = "Reconciling"
+	ReasonUnreachable               = "Unreachable"
+	ReasonAuthFailed                = "AuthFailed"
+	ReasonInvalidFilter             = "InvalidFilter"
+	ReasonInvalidConfig             = "InvalidConfig"
+	ReasonNotFound                  = "NotFound"
+	ReasonMalformed                 = "Malformed"
+	ReasonSecretNotFound            = "SecretNotFound"
+	ReasonInvalidExpression         = "InvalidExpression"
+	ReasonSourceNotReady            = "SourceNotReady"
+	ReasonMappingNotReady           = "MappingNotReady"
+	ReasonTargetUnreachable         = "TargetUnreachable"
+	ReasonTargetError               = "TargetError"
+	ReasonDeletionThresholdExceeded = "DeletionThresholdExceeded"
+	ReasonSourceIncomplete          = "SourceIncomplete"
+	ReasonSuspiciouslyEmptySource   = "SuspiciouslyEmptySource"
+	ReasonPartialFailure            = "PartialFailure"
+	ReasonDryRun                    = "DryRun"
+	ReasonSuspended                 = "Suspended"
+)
+
+// AnnotationApproveDeletions, set on a SyncTarget, lets one run exceed the deletion threshold.
+// The operator removes it after that run, so the approval is one-shot.
+const AnnotationApproveDeletions = "sync.directorysync.io/approve-deletions"
+
+// SecretKeySelector names a key of a Secret in the object's namespace.
+type SecretKeySelector struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Key within the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
+}
+
+// ConfigMapKeySelector names a key of a ConfigMap in the object's namespace.
+type ConfigMapKeySelector struct {
+	// Name of the ConfigMap.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Key within the ConfigMap's data.
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
+}
+
+// CABundleSource names a PEM CA bundle in a Secret or a ConfigMap (exactly one).
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.configMapRef)",message="exactly one of secretRef or configMapRef must be set"
+type CABundleSource struct {
+	// SecretRef names a Secret key holding PEM certificates.
+	// +optional
+	SecretRef *SecretKeySelector `json:"secretRef,omitempty"`
+	// ConfigMapRef names a ConfigMap key holding PEM certificates.
+	// +optional
+	ConfigMapRef *ConfigMapKeySelector `json:"configMapRef,omitempty"`
+}
+
+// TLSConfig configures how the operator verifies a server.
+type TLSConfig struct {
+	// CA is the bundle used to verify the server; the system roots are used when unset.
+	// +optional
+	CA *CABundleSource `json:"ca,omitempty"`
+	// ServerName overrides the name checked against the server certificate.
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
+	// InsecureSkipVerify disables certificate verification. Only for testing; never in production.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// UserProblem is one entry of the per-user report: an entry that could not be processed.
+type UserProblem struct {
+	// Subject names the entry: a userName, a directory ID, a DN or "line 12" of an HR record.
+	Subject string `json:"subject"`
+	// Reason is machine readable, e.g. MissingField, UnknownLookupKey, Duplicate, Conflict, TargetError.
+	Reason string `json:"reason"`
+	// Message says what is wrong and how to fix it.
+	Message string `json:"message"`
+}

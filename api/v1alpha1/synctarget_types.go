@@ -1,0 +1,230 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SyncTargetSpec says where users go, from which source, by which rules, how often, and how people
+// who leave are offboarded.
+type SyncTargetSpec struct {
+	// SourceRef names the DirectorySource (same namespace).
+	SourceRef LocalObjectReference `json:"sourceRef"`
+	// MappingRefs name the MappingRules (same namespace) applied, ordered by their priority.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	MappingRefs []LocalObjectReference `json:"mappingRefs"`
+	// SCIM is a SCIM 2.0 service provider (RFC 7643/7644).
+	SCIM SCIMTarget `json:"scim"`
+	// Interval between sync runs.
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// DryRun computes the plan and publishes it in status.plan without writing to the target.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Suspend stops syncing until set to false again. Nothing is written while suspended.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// Offboarding says what happens to managed users who leave the directory or the rules' scope.
+	// +optional
+	Offboarding Offboarding `json:"offboarding,omitempty"`
+	// Safety limits what one run may do.
+	// +optional
+	Safety Safety `json:"safety,omitempty"`
+	// ExternalIDPrefix marks the users and groups this SyncTarget manages: their externalId is this
+	// prefix followed by the directory ID. Users without it are never changed, suspended or deleted.
+	// Do not change it once users are synced.
+	// +kubebuilder:default="dirsync:"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ExternalIDPrefix string `json:"externalIDPrefix,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace.
+type LocalObjectReference struct {
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// SCIMTarget is a SCIM 2.0 endpoint.
+type SCIMTarget struct {
+	// URL is the SCIM base URL, e.g. https://app.example.com/scim/v2.
+	// +kubebuilder:validation:Pattern=`^https?://`
+	URL string `json:"url"`
+	// TokenSecretRef names the Secret key holding the bearer token.
+	TokenSecretRef SecretKeySelector `json:"tokenSecretRef"`
+	// TLS configures server verification.
+	// +optional
+	TLS *TLSConfig `json:"tls,omitempty"`
+	// Timeout of each request.
+	// +kubebuilder:default="30s"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// MaxConcurrency bounds parallel requests to the target.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	// +kubebuilder:default=4
+	// +optional
+	MaxConcurrency int32 `json:"maxConcurrency,omitempty"`
+}
+
+// Offboarding policy: suspend (deactivate) first; after the grace period delete, anonymize or keep.
+type Offboarding struct {
+	// GracePeriod between suspension and the afterGrace action, as a duration (720h = 30 days).
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="gracePeriod must not be negative"
+	// +optional
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+	// AfterGrace: Delete removes the user, Anonymize overwrites personal data and keeps the account
+	// suspended, Keep leaves it suspended.
+	// +kubebuilder:validation:Enum=Delete;Anonymize;Keep
+	// +kubebuilder:default=Delete
+	// +optional
+	AfterGrace string `json:"afterGrace,omitempty"`
+}
+
+// Safety limits.
+type Safety struct {
+	// MaxDeletions is the most users one run may suspend, delete or anonymize. A run that would do more
+	// stops before writing anything and sets Stalled (reason DeletionThresholdExceeded) until the limit
+	// is raised or the annotation sync.directorysync.io/approve-deletions is set for one run.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=25
+	// +optional
+	MaxDeletions *int32 `json:"maxDeletions,omitempty"`
+	// MaxDeletionPercent is the same limit as a percentage of managed users; 0 disables it.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	MaxDeletionPercent *int32 `json:"maxDeletionPercent,omitempty"`
+	// MinSourceFraction guards against a suspiciously empty read: when the source yields fewer than this
+	// percentage of the currently managed users, nobody is offboarded. 0 disables it.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=50
+	// +optional
+	MinSourcePercent *int32 `json:"minSourcePercent,omitempty"`
+}
+
+// SyncTargetStatus reports the last run.
+type SyncTargetStatus struct {
+	// Conditions: Ready, Synced, Degraded, Stalled (kstatus compatible), SourceReachable.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastSyncTime is when the last run finished.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// LastSyncDuration is how long the last run took.
+	// +optional
+	LastSyncDuration *metav1.Duration `json:"lastSyncDuration,omitempty"`
+	// ManagedUsers is the number of target users this SyncTarget manages.
+	// +optional
+	ManagedUsers int32 `json:"managedUsers,omitempty"`
+	// LastRun counts what the last run did (or, in dry-run, would do).
+	// +optional
+	LastRun RunCounts `json:"lastRun,omitempty"`
+	// Problems lists the first users that could not be processed; problemsTotal counts them all.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Problems []UserProblem `json:"problems,omitempty"`
+	// ProblemsTotal is the number of users that could not be processed in the last run.
+	// +optional
+	ProblemsTotal int32 `json:"problemsTotal,omitempty"`
+	// Plan is the last computed plan when it was not applied (dry-run or a safety stop).
+	// +optional
+	Plan *PlanSummary `json:"plan,omitempty"`
+	// Suspended lists the users this SyncTarget suspended, with the start of their grace period.
+	// It is the operator's memory across restarts: deletion happens gracePeriod after since.
+	// +listType=map
+	// +listMapKey=externalID
+	// +optional
+	Suspended []SuspendedUser `json:"suspended,omitempty"`
+	// ApprovedDeletionsUsed records the value of the approval annotation already consumed by a run.
+	// +optional
+	ApprovedDeletionsUsed string `json:"approvedDeletionsUsed,omitempty"`
+}
+
+// RunCounts counts actions of one run.
+type RunCounts struct {
+	Created     int32 `json:"created"`
+	Updated     int32 `json:"updated"`
+	Suspended   int32 `json:"suspended"`
+	Reactivated int32 `json:"reactivated"`
+	Deleted     int32 `json:"deleted"`
+	Anonymized  int32 `json:"anonymized"`
+	// GroupChanges counts created groups and added or removed memberships.
+	GroupChanges int32 `json:"groupChanges"`
+	// Skipped counts records the rules could not map (see problems).
+	Skipped int32 `json:"skipped"`
+	// Failed counts actions the target rejected.
+	Failed int32 `json:"failed"`
+}
+
+// PlanSummary is a plan that was computed but not applied.
+type PlanSummary struct {
+	// Counts of planned actions.
+	Counts RunCounts `json:"counts"`
+	// Actions lists the first planned actions in order, e.g. "create alice (alice@example.com)".
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	Actions []string `json:"actions,omitempty"`
+	// TotalActions is the number of planned actions.
+	TotalActions int32 `json:"totalActions"`
+	// Blocked says why the plan was not applied when a safety limit stopped it.
+	// +optional
+	Blocked string `json:"blocked,omitempty"`
+}
+
+// SuspendedUser is a user the operator suspended and may offboard after the grace period.
+type SuspendedUser struct {
+	// ExternalID of the target user.
+	ExternalID string `json:"externalID"`
+	// UserName at the time of suspension.
+	// +optional
+	UserName string `json:"userName,omitempty"`
+	// Since is when the user was suspended; the grace period counts from here.
+	Since metav1.Time `json:"since"`
+}
+
+// SyncTarget continuously syncs the people of a DirectorySource, mapped by MappingRules, into an app.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=starget,categories=directorysync
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.managedUsers`
+// +kubebuilder:printcolumn:name="Problems",type=integer,JSONPath=`.status.problemsTotal`
+// +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
+// +kubebuilder:printcolumn:name="Dry Run",type=boolean,JSONPath=`.spec.dryRun`,priority=1
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.scim.url`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type SyncTarget struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SyncTargetSpec   `json:"spec"`
+	Status SyncTargetStatus `json:"status,omitempty"`
+}
+
+// SyncTargetList is a list of SyncTargets.
+// +kubebuilder:object:root=true
+type SyncTargetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SyncTarget `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SyncTarget{}, &SyncTargetList{})
+}
