@@ -1,0 +1,183 @@
+// Package plan computes what to change in a target so that its users match the directory.
+//
+// Compute is pure and deterministic: no I/O, no clock (Now is an input), and the same input in any
+// order yields the same Plan. The engine applies a Plan's Actions in the given order, unless
+// Plan.Blocked is non-nil, in which case nothing may be applied.
+//
+// Safety rules, in short (details on Compute):
+//   - only managed target users (ExternalID has Policy.ExternalIDPrefix) are ever changed;
+//   - offboarding (Suspend, Delete, Anonymize) is withheld when the source read is incomplete or
+//     suspiciously small (Plan.OffboardingHeld);
+//   - Delete/Anonymize only happen to users the planner has seen suspended for at least the grace
+//     period; the grace clock restarts whenever its start is unknown;
+//   - too many offboardings in one run block the whole plan unless approved (Plan.Blocked).
+package plan
+
+import (
+	"time"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+// Input is everything the planner looks at.
+type Input struct {
+	// Desired lists the users the rules produce. ExternalID includes the ownership prefix;
+	// Active=false marks users disabled in the directory.
+	Desired []model.User
+	// Actual lists every user in the target, managed or not, with TargetID set and Groups holding
+	// group display names (informational; memberships are read from Groups below).
+	Actual []model.User
+	// Groups lists every group in the target with its members (target user ids).
+	Groups []model.Group
+	// State is the planner's memory from the previous run (kept in the resource status).
+	State State
+	Policy Policy
+	// Now is the time of this run; suspension starts are recorded with it.
+	Now time.Time
+	// SourceComplete is false when the directory read was partial or failed: nothing is offboarded.
+	SourceComplete bool
+}
+
+// OffboardAction is what happens to a suspended user once the grace period is over.
+type OffboardAction string
+
+const (
+	OffboardKeep      OffboardAction = "Keep" // stay suspended; also what "" means
+	OffboardDelete    OffboardAction = "Delete"
+	OffboardAnonymize OffboardAction = "Anonymize"
+)
+
+// Policy configures the planner.
+type Policy struct {
+	// ExternalIDPrefix is the ownership marker: only target users and groups whose ExternalID starts
+	// with it are managed. Must not be empty.
+	ExternalIDPrefix string
+	// GracePeriod is the time between suspension and AfterGrace. Must not be negative.
+	GracePeriod time.Duration
+	// AfterGrace applies to users suspended for at least GracePeriod; "" means Keep.
+	AfterGrace OffboardAction
+	// ManagedFields lists the model.Field* names the rules produce. Only these string fields are
+	// compared and patched. model.FieldGroups enables membership management; model.FieldActive
+	// lets the planner reactivate users someone else suspended (see Compute).
+	ManagedFields []string
+	// MaxDeletions caps offboardings (suspend+delete+anonymize) per run; <0 means unlimited and 0
+	// means none without approval.
+	MaxDeletions int
+	// MaxDeletionPercent caps offboardings per run as a percentage of managed users; 0 is off.
+	MaxDeletionPercent int
+	// MinSourcePercent holds offboarding when the desired set is smaller than this percentage of
+	// the managed users; 0 is off. An empty desired set with managed users is always suspicious
+	// unless AllowEmptySource is set.
+	MinSourcePercent int
+	// AllowEmptySource lets an empty desired set offboard every managed user (decommissioning).
+	AllowEmptySource bool
+	// ApprovedDeletions is a one-shot approval: the deletion thresholds do not block this run.
+	ApprovedDeletions bool
+}
+
+// State is carried from one run to the next.
+type State struct {
+	// Suspended maps the externalId of each user the planner is counting grace for to the time
+	// the grace clock started. Nil when empty.
+	Suspended map[string]time.Time `json:"suspended,omitempty"`
+}
+
+// Kind is the kind of an Action. Actions are ordered by kind in the order of the constants below.
+type Kind string
+
+const (
+	KindCreateGroup  Kind = "CreateGroup"
+	KindCreate       Kind = "Create"
+	KindUpdate       Kind = "Update"
+	KindReactivate   Kind = "Reactivate"
+	KindAddMember    Kind = "AddMember"
+	KindRemoveMember Kind = "RemoveMember"
+	KindSuspend      Kind = "Suspend"
+	KindAnonymize    Kind = "Anonymize"
+	KindDelete       Kind = "Delete"
+)
+
+var kindRank = map[Kind]int{
+	KindCreateGroup: 0, KindCreate: 1, KindUpdate: 2, KindReactivate: 3, KindAddMember: 4,
+	KindRemoveMember: 5, KindSuspend: 6, KindAnonymize: 7, KindDelete: 8,
+}
+
+// IsOffboarding reports whether k counts against the deletion thresholds.
+func (k Kind) IsOffboarding() bool {
+	return k == KindSuspend || k == KindDelete || k == KindAnonymize
+}
+
+// Action is one change to the target.
+//
+// Users are named by ExternalID (always set for user and membership actions) and, when they exist
+// already, by TargetID; the engine resolves the TargetID of users created in the same run by
+// ExternalID. Groups are named by display name (Group) and, when they exist, GroupTargetID.
+type Action struct {
+	Kind Kind `json:"kind"`
+	// ExternalID is the user's externalId; for CreateGroup the new group's externalId.
+	ExternalID string `json:"externalId,omitempty"`
+	TargetID   string `json:"targetId,omitempty"`
+	UserName   string `json:"userName,omitempty"`
+	// Fields lists the fields an Update patches, in model.StringFields order.
+	Fields []string `json:"fields,omitempty"`
+	// User is the desired user for Create and Update (only Fields are patched by an Update).
+	User          *model.User `json:"user,omitempty"`
+	Group         string      `json:"group,omitempty"`
+	GroupTargetID string      `json:"groupTargetId,omitempty"`
+	// Reason says why, for humans: "not in source", "disabled in directory", ...
+	Reason string `json:"reason,omitempty"`
+}
+
+// Block explains why a plan must not be applied (Plan.Blocked) or why offboarding was withheld
+// (Plan.OffboardingHeld).
+type Block struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// Block and hold reasons.
+const (
+	ReasonDeletionThresholdExceeded = "DeletionThresholdExceeded"
+	ReasonInvalidPolicy             = "InvalidPolicy"
+	ReasonSourceIncomplete          = "SourceIncomplete"
+	ReasonSuspiciousSource          = "SuspiciousSource"
+)
+
+// Summary counts what a plan does.
+type Summary struct {
+	Desired   int `json:"desired"`
+	Managed   int `json:"managed"`   // managed target users
+	Unmanaged int `json:"unmanaged"` // target users the planner never touches
+	// Unchanged counts managed users no action refers to.
+	Unchanged int `json:"unchanged"`
+
+	Creates        int `json:"creates,omitempty"`
+	Updates        int `json:"updates,omitempty"`
+	Reactivations  int `json:"reactivations,omitempty"`
+	Suspensions    int `json:"suspensions,omitempty"`
+	Deletions      int `json:"deletions,omitempty"`
+	Anonymizations int `json:"anonymizations,omitempty"`
+	GroupCreates   int `json:"groupCreates,omitempty"`
+	MemberAdds     int `json:"memberAdds,omitempty"`
+	MemberRemovals int `json:"memberRemovals,omitempty"`
+	// Offboardings is Suspensions+Deletions+Anonymizations, the number the thresholds limit.
+	Offboardings int `json:"offboardings,omitempty"`
+	Problems     int `json:"problems,omitempty"`
+}
+
+// Plan is the planner's output. It is published in status (dry-run), hence JSON friendly.
+type Plan struct {
+	Actions  []Action        `json:"actions,omitempty"`
+	Problems []model.Problem `json:"problems,omitempty"`
+	Summary  Summary         `json:"summary"`
+	// Blocked, when non-nil, forbids applying any action of this plan; Actions stay visible.
+	Blocked *Block `json:"blocked,omitempty"`
+	// OffboardingHeld, when non-nil, says that no user was offboarded because the source looked
+	// unreliable; the other actions may be applied.
+	OffboardingHeld *Block `json:"offboardingHeld,omitempty"`
+	// ApprovalUsed is true when Policy.ApprovedDeletions lifted an exceeded threshold; the
+	// controller should then reset the one-shot approval.
+	ApprovalUsed bool `json:"approvalUsed,omitempty"`
+	// State is the state to persist once the plan has been applied (the input state when Blocked).
+	State State `json:"state"`
+}
