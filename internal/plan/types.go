@@ -30,7 +30,7 @@ type Input struct {
 	// Groups lists every group in the target with its members (target user ids).
 	Groups []model.Group
 	// State is the planner's memory from the previous run (kept in the resource status).
-	State State
+	State  State
 	Policy Policy
 	// Now is the time of this run; suspension starts are recorded with it.
 	Now time.Time

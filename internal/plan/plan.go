@@ -1,0 +1,642 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+// GroupExternalID is the externalId of a group the operator creates; it makes the group managed.
+func GroupExternalID(prefix, displayName string) string {
+	return prefix + groupMarker + displayName
+}
+
+const groupMarker = "group:"
+
+// Compute plans one run. Users are matched by ExternalID.
+//
+// Desired users:
+//   - without a managed target user: Create, unless some target user already holds the userName
+//     (case-insensitive; Conflict problem, nothing created) or the user is disabled in the
+//     directory (inactive accounts are not created);
+//   - with one: Update listing the managed string fields that differ (exact comparison); a rename
+//     onto a userName another target user holds is dropped from the update with a Conflict problem;
+//     Reactivate when the target user is inactive but desired active and either the planner
+//     suspended it (State) or model.FieldActive is managed; Suspend (reason "disabled in
+//     directory") when the directory disabled it. Users present in the directory have no grace
+//     clock: their State entry is dropped, so that a later removal from the directory starts a full
+//     grace period instead of inheriting an old suspension date.
+//   - entries with a shared userName, email (case-insensitive) or ExternalID, or without a
+//     userName, are reported and skipped — and their target users are not offboarded either.
+//
+// Managed target users absent from the desired set: an active one is suspended and its grace clock
+// starts now; an inactive one without a recorded start (state lost, suspended by hand) starts its
+// grace clock now; one suspended for at least GracePeriod gets AfterGrace (an already anonymized
+// one is left alone). Memberships of offboarded users are kept.
+//
+// Memberships (only when model.FieldGroups is managed): desired groups are resolved by the
+// operator's group externalId first, then by display name (managed groups first). Missing groups
+// are created (CreateGroup) before members are added. Memberships are removed only from managed
+// groups, only for managed users that are applied desired users.
+//
+// Safety: when the source is incomplete, no Suspend/Delete/Anonymize and no RemoveMember is
+// planned, and no grace clock is started (Plan.OffboardingHeld); creates, updates, reactivations
+// and additions still proceed, since they rest on records that were read. A suspiciously small
+// source (see Policy.MinSourcePercent) withholds offboarding likewise. More offboardings than
+// Policy.MaxDeletions / MaxDeletionPercent allow set Plan.Blocked unless ApprovedDeletions; a
+// blocked plan returns the input State unchanged.
+func Compute(in Input) Plan {
+	if msg := validatePolicy(in.Policy); msg != "" {
+		return Plan{
+			Blocked: &Block{Reason: ReasonInvalidPolicy, Message: msg},
+			State:   copyState(in.State),
+			Summary: Summary{Desired: len(in.Desired)},
+		}
+	}
+	p := newPlanner(in)
+	p.indexActual()
+	if p.manageGroups {
+		p.indexGroups()
+	}
+	p.checkDesired()
+	p.decideHold()
+	for i := range in.Desired {
+		if di, ok := p.desiredByExt[in.Desired[i].ExternalID]; ok && int(di) == i {
+			p.planDesired(&in.Desired[i])
+		}
+	}
+	if p.manageGroups && in.SourceComplete {
+		p.planRemovals()
+	}
+	p.planAbsent()
+	return p.finish()
+}
+
+func validatePolicy(pol Policy) string {
+	if pol.ExternalIDPrefix == "" {
+		return "externalIdPrefix must not be empty: it is what keeps unmanaged users out of reach"
+	}
+	if pol.GracePeriod < 0 {
+		return fmt.Sprintf("gracePeriod must not be negative, got %s", pol.GracePeriod)
+	}
+	switch pol.AfterGrace {
+	case "", OffboardKeep, OffboardDelete, OffboardAnonymize:
+	default:
+		return fmt.Sprintf("unknown afterGrace %q (want Keep, Delete or Anonymize)", pol.AfterGrace)
+	}
+	for _, f := range pol.ManagedFields {
+		if f != model.FieldActive && f != model.FieldGroups && !slices.Contains(model.StringFields, f) {
+			return fmt.Sprintf("unknown managed field %q", f)
+		}
+	}
+	if pol.MaxDeletionPercent < 0 || pol.MinSourcePercent < 0 {
+		return "maxDeletionPercent and minSourcePercent must not be negative"
+	}
+	return ""
+}
+
+type memberKey struct {
+	group  int32
+	target string
+}
+
+type planner struct {
+	in           Input
+	pol          Policy
+	now          time.Time
+	stringFields []string // managed string fields, in model.StringFields order
+	manageActive bool
+	manageGroups bool
+
+	managedByExt   map[string]int32   // index into Actual; -1 when several target users share it
+	managedByID    map[string]int32   // TargetID → index into Actual (managed users, groups only)
+	actualByName   map[string]int32   // lower-case userName → first index into Actual
+	actualNameMore map[string][]int32 // further holders of a userName (rare)
+	managed        int
+	dupActual      map[string]int // externalId → number of managed target users holding it
+
+	groupByName map[string]int32 // display name → index into Groups (managed preferred)
+	groupByOwn  map[string]int32 // name part of the operator's group externalId → index
+	members     map[memberKey]struct{}
+	newGroups   map[string]struct{}
+
+	// desiredByExt holds every desired externalId with the ownership prefix: the index of the
+	// entry to apply, or -1 when the entry is present but skipped.
+	desiredByExt map[string]int32
+
+	held     *Block
+	actions  []Action
+	problems []model.Problem
+	next     map[string]time.Time
+}
+
+func newPlanner(in Input) *planner {
+	p := &planner{in: in, pol: in.Policy, now: in.Now.UTC()}
+	for _, f := range model.StringFields {
+		if slices.Contains(p.pol.ManagedFields, f) {
+			p.stringFields = append(p.stringFields, f)
+		}
+	}
+	p.manageActive = slices.Contains(p.pol.ManagedFields, model.FieldActive)
+	p.manageGroups = slices.Contains(p.pol.ManagedFields, model.FieldGroups)
+	return p
+}
+
+func (p *planner) isManaged(externalID string) bool {
+	return strings.HasPrefix(externalID, p.pol.ExternalIDPrefix)
+}
+
+func (p *planner) indexActual() {
+	n := len(p.in.Actual)
+	p.managedByExt = make(map[string]int32, n)
+	p.actualByName = make(map[string]int32, n)
+	if p.manageGroups {
+		p.managedByID = make(map[string]int32, n)
+	}
+	for i := range p.in.Actual {
+		a := &p.in.Actual[i]
+		name := strings.ToLower(a.UserName)
+		if _, ok := p.actualByName[name]; ok {
+			if p.actualNameMore == nil {
+				p.actualNameMore = map[string][]int32{}
+			}
+			p.actualNameMore[name] = append(p.actualNameMore[name], int32(i))
+		} else {
+			p.actualByName[name] = int32(i)
+		}
+		if !p.isManaged(a.ExternalID) {
+			continue
+		}
+		p.managed++
+		if p.managedByID != nil && a.TargetID != "" {
+			p.managedByID[a.TargetID] = int32(i)
+		}
+		if _, ok := p.managedByExt[a.ExternalID]; ok {
+			if p.dupActual == nil {
+				p.dupActual = map[string]int{}
+			}
+			if p.dupActual[a.ExternalID] == 0 {
+				p.dupActual[a.ExternalID] = 1
+			}
+			p.dupActual[a.ExternalID]++
+			p.managedByExt[a.ExternalID] = -1
+			continue
+		}
+		p.managedByExt[a.ExternalID] = int32(i)
+	}
+	for ext, count := range p.dupActual {
+		p.problem(ext, model.ReasonDuplicate,
+			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))
+	}
+}
+
+// groupBetter reports whether group a should win a name over group b: managed first, then the
+// smaller TargetID, so that the choice does not depend on input order.
+func (p *planner) groupBetter(a, b *model.Group) bool {
+	am, bm := p.isManaged(a.ExternalID), p.isManaged(b.ExternalID)
+	if am != bm {
+		return am
+	}
+	return a.TargetID < b.TargetID
+}
+
+func (p *planner) indexGroups() {
+	groups := p.in.Groups
+	p.groupByName = make(map[string]int32, len(groups))
+	p.groupByOwn = map[string]int32{}
+	total := 0
+	for i := range groups {
+		total += len(groups[i].Members)
+	}
+	p.members = make(map[memberKey]struct{}, total)
+	ownPrefix := p.pol.ExternalIDPrefix + groupMarker
+	for i := range groups {
+		g := &groups[i]
+		if cur, ok := p.groupByName[g.DisplayName]; !ok || p.groupBetter(g, &groups[cur]) {
+			p.groupByName[g.DisplayName] = int32(i)
+		}
+		if own, ok := strings.CutPrefix(g.ExternalID, ownPrefix); ok {
+			if cur, ok := p.groupByOwn[own]; !ok || g.TargetID < groups[cur].TargetID {
+				p.groupByOwn[own] = int32(i)
+			}
+		}
+		for _, id := range g.Members {
+			p.members[memberKey{int32(i), id}] = struct{}{}
+		}
+	}
+}
+
+// resolveGroup returns the index of the target group a desired group name refers to, or -1.
+func (p *planner) resolveGroup(name string) int32 {
+	if i, ok := p.groupByOwn[name]; ok {
+		return i
+	}
+	if i, ok := p.groupByName[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// checkDesired fills desiredByExt and reports entries that cannot be applied.
+func (p *planner) checkDesired() {
+	desired := p.in.Desired
+	n := len(desired)
+	extCount := make(map[string]int32, n)
+	nameCount := make(map[string]int32, n)
+	emailCount := make(map[string]int32, n)
+	for i := range desired {
+		d := &desired[i]
+		extCount[d.ExternalID]++
+		if d.UserName != "" {
+			nameCount[strings.ToLower(d.UserName)]++
+		}
+		if d.Email != "" {
+			emailCount[strings.ToLower(d.Email)]++
+		}
+	}
+	p.desiredByExt = make(map[string]int32, n)
+	for i := range desired {
+		d := &desired[i]
+		if d.ExternalID == "" {
+			p.problem(subject(d), model.ReasonMissingID, "user has no externalId; not applied")
+			continue
+		}
+		if !p.isManaged(d.ExternalID) {
+			p.problem(subject(d), model.ReasonMissingID, fmt.Sprintf(
+				"externalId %q lacks the ownership prefix %q; not applied", d.ExternalID, p.pol.ExternalIDPrefix))
+			continue
+		}
+		var dups []string
+		if c := extCount[d.ExternalID]; c > 1 {
+			dups = append(dups, fmt.Sprintf("externalId shared by %d entries", c))
+		}
+		if c := nameCount[strings.ToLower(d.UserName)]; c > 1 {
+			dups = append(dups, fmt.Sprintf("userName %q shared by %d entries", d.UserName, c))
+		}
+		if c := emailCount[strings.ToLower(d.Email)]; d.Email != "" && c > 1 {
+			dups = append(dups, fmt.Sprintf("email %q shared by %d entries", d.Email, c))
+		}
+		switch {
+		case len(dups) > 0:
+			p.problem(subject(d), model.ReasonDuplicate, fmt.Sprintf(
+				"externalId %s: %s; not applied", d.ExternalID, strings.Join(dups, ", ")))
+		case d.UserName == "":
+			p.problem(subject(d), model.ReasonMissingField, "user has no userName; not applied")
+		case p.dupActual[d.ExternalID] > 0:
+			// reported once by indexActual
+		default:
+			p.desiredByExt[d.ExternalID] = int32(i)
+			continue
+		}
+		p.desiredByExt[d.ExternalID] = -1
+	}
+}
+
+func (p *planner) decideHold() {
+	if !p.in.SourceComplete {
+		p.held = &Block{Reason: ReasonSourceIncomplete,
+			Message: "the directory read was incomplete: nobody is suspended, deleted or anonymized and no membership is removed in this run"}
+		return
+	}
+	if p.managed == 0 {
+		return
+	}
+	desired := len(p.in.Desired)
+	switch {
+	case desired == 0 && !p.pol.AllowEmptySource:
+		p.held = &Block{Reason: ReasonSuspiciousSource, Message: fmt.Sprintf(
+			"the source yielded no users while %d are managed: nobody is offboarded in this run", p.managed)}
+	case desired > 0 && desired*100 < p.pol.MinSourcePercent*p.managed:
+		p.held = &Block{Reason: ReasonSuspiciousSource, Message: fmt.Sprintf(
+			"the source yielded %d users while %d are managed (minimum %d%%): nobody is offboarded in this run",
+			desired, p.managed, p.pol.MinSourcePercent)}
+	}
+}
+
+// nameConflict describes why userName cannot be given to the user externalID, or returns "".
+func (p *planner) nameConflict(userName, externalID string) string {
+	name := strings.ToLower(userName)
+	first, ok := p.actualByName[name]
+	if !ok {
+		return ""
+	}
+	unmanaged := false
+	other := ""
+	for _, i := range append([]int32{first}, p.actualNameMore[name]...) {
+		a := &p.in.Actual[i]
+		switch {
+		case !p.isManaged(a.ExternalID):
+			unmanaged = true
+		case a.ExternalID != externalID && (other == "" || a.ExternalID < other):
+			other = a.ExternalID
+		}
+	}
+	if unmanaged {
+		return "userName exists in the target and is not managed by this operator"
+	}
+	if other != "" {
+		return fmt.Sprintf("userName is held by the managed target user %s", other)
+	}
+	return ""
+}
+
+func (p *planner) planDesired(d *model.User) {
+	ai, found := p.managedByExt[d.ExternalID]
+	if !found {
+		if !d.Active {
+			return // disabled in the directory and not in the target: nothing to create
+		}
+		if msg := p.nameConflict(d.UserName, d.ExternalID); msg != "" {
+			p.problem(d.UserName, model.ReasonConflict, msg+"; not created")
+			return
+		}
+		u := *d
+		u.TargetID = ""
+		p.add(Action{Kind: KindCreate, ExternalID: d.ExternalID, UserName: d.UserName, User: &u,
+			Reason: "new in source"})
+		p.planAdditions(d, "")
+		return
+	}
+	a := &p.in.Actual[ai]
+	var fields []string
+	for _, f := range p.stringFields {
+		if d.Get(f) == a.Get(f) {
+			continue
+		}
+		if f == model.FieldUserName {
+			if msg := p.nameConflict(d.UserName, d.ExternalID); msg != "" {
+				p.problem(d.UserName, model.ReasonConflict, fmt.Sprintf("%s; not renamed from %q", msg, a.UserName))
+				continue
+			}
+		}
+		fields = append(fields, f)
+	}
+	if len(fields) > 0 {
+		u := *d
+		u.TargetID = a.TargetID
+		p.add(Action{Kind: KindUpdate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
+			Fields: fields, User: &u, Reason: "changed in source"})
+	}
+	_, suspendedByUs := p.in.State.Suspended[d.ExternalID]
+	switch {
+	case d.Active && !a.Active && (suspendedByUs || p.manageActive):
+		p.add(Action{Kind: KindReactivate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
+			Reason: "active in source"})
+	case !d.Active && a.Active && p.held == nil:
+		p.add(Action{Kind: KindSuspend, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
+			Reason: "disabled in directory"})
+	}
+	p.planAdditions(d, a.TargetID)
+}
+
+// planAdditions adds d to each of its desired groups it is not a member of yet.
+func (p *planner) planAdditions(d *model.User, targetID string) {
+	if !p.manageGroups {
+		return
+	}
+	for k, name := range d.Groups {
+		if name == "" || slices.Contains(d.Groups[:k], name) {
+			continue
+		}
+		gi := p.resolveGroup(name)
+		if gi < 0 {
+			if p.newGroups == nil {
+				p.newGroups = map[string]struct{}{}
+			}
+			p.newGroups[name] = struct{}{}
+			p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, UserName: d.UserName, Group: name,
+				Reason: "in group in source"})
+			continue
+		}
+		if targetID != "" {
+			if _, ok := p.members[memberKey{gi, targetID}]; ok {
+				continue
+			}
+		}
+		if p.anyResolvesTo(d.Groups[:k], gi) {
+			continue
+		}
+		g := &p.in.Groups[gi]
+		p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName,
+			Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "in group in source"})
+	}
+}
+
+// anyResolvesTo reports whether one of names resolves to the group gi.
+func (p *planner) anyResolvesTo(names []string, gi int32) bool {
+	for _, n := range names {
+		if p.resolveGroup(n) == gi {
+			return true
+		}
+	}
+	return false
+}
+
+// planRemovals removes applied desired users from the managed groups they should no longer be in.
+func (p *planner) planRemovals() {
+	for gi := range p.in.Groups {
+		g := &p.in.Groups[gi]
+		if !p.isManaged(g.ExternalID) {
+			continue
+		}
+		for k, id := range g.Members {
+			ai, ok := p.managedByID[id]
+			if !ok || slices.Contains(g.Members[:k], id) {
+				continue
+			}
+			a := &p.in.Actual[ai]
+			if p.managedByExt[a.ExternalID] != ai {
+				continue
+			}
+			di, ok := p.desiredByExt[a.ExternalID]
+			if !ok || di < 0 || p.anyResolvesTo(p.in.Desired[di].Groups, int32(gi)) {
+				continue
+			}
+			p.add(Action{Kind: KindRemoveMember, ExternalID: a.ExternalID, TargetID: id, UserName: a.UserName,
+				Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "not in group in source"})
+		}
+	}
+}
+
+// planAbsent offboards managed users that are not in the desired set and computes the next state.
+func (p *planner) planAbsent() {
+	for i := range p.in.Actual {
+		a := &p.in.Actual[i]
+		if !p.isManaged(a.ExternalID) {
+			continue
+		}
+		ext := a.ExternalID
+		if p.managedByExt[ext] < 0 {
+			p.carry(ext)
+			continue
+		}
+		if di, present := p.desiredByExt[ext]; present {
+			if di < 0 {
+				p.carry(ext)
+			}
+			continue
+		}
+		if p.held != nil {
+			p.carry(ext)
+			continue
+		}
+		since, suspended := p.in.State.Suspended[ext]
+		switch {
+		case a.Active:
+			p.add(Action{Kind: KindSuspend, ExternalID: ext, TargetID: a.TargetID, UserName: a.UserName,
+				Reason: "not in source"})
+			p.record(ext, p.now)
+		case p.pol.AfterGrace == OffboardAnonymize && IsAnonymized(*a):
+			// done; forget it
+		case !suspended:
+			p.record(ext, p.now) // start of the grace period unknown: it starts now
+		default:
+			p.record(ext, since.UTC())
+			if p.now.Sub(since) < p.pol.GracePeriod {
+				continue
+			}
+			reason := fmt.Sprintf("suspended since %s, grace period over", since.UTC().Format(time.RFC3339))
+			switch p.pol.AfterGrace {
+			case OffboardDelete:
+				p.add(Action{Kind: KindDelete, ExternalID: ext, TargetID: a.TargetID, UserName: a.UserName, Reason: reason})
+			case OffboardAnonymize:
+				p.add(Action{Kind: KindAnonymize, ExternalID: ext, TargetID: a.TargetID, UserName: a.UserName, Reason: reason})
+			}
+		}
+	}
+}
+
+func (p *planner) carry(ext string) {
+	if t, ok := p.in.State.Suspended[ext]; ok {
+		p.record(ext, t.UTC())
+	}
+}
+
+func (p *planner) record(ext string, t time.Time) {
+	if p.next == nil {
+		p.next = map[string]time.Time{}
+	}
+	p.next[ext] = t
+}
+
+func (p *planner) add(a Action) { p.actions = append(p.actions, a) }
+
+func (p *planner) problem(subject string, reason model.ProblemReason, msg string) {
+	p.problems = append(p.problems, model.Problem{Subject: subject, Reason: reason, Message: msg})
+}
+
+func subject(u *model.User) string {
+	if u.UserName != "" {
+		return u.UserName
+	}
+	return u.ExternalID
+}
+
+func (p *planner) finish() Plan {
+	for name := range p.newGroups {
+		p.add(Action{Kind: KindCreateGroup, ExternalID: GroupExternalID(p.pol.ExternalIDPrefix, name), Group: name,
+			Reason: "named in source"})
+	}
+	slices.SortFunc(p.actions, compareActions)
+	slices.SortFunc(p.problems, func(a, b model.Problem) int {
+		return cmp.Or(cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Message, b.Message))
+	})
+	plan := Plan{
+		Actions:         p.actions,
+		Problems:        p.problems,
+		OffboardingHeld: p.held,
+		State:           State{Suspended: p.next},
+	}
+	plan.Summary = p.summarize()
+	if limit := p.offboardingLimit(); limit >= 0 && plan.Summary.Offboardings > limit {
+		if p.pol.ApprovedDeletions {
+			plan.ApprovalUsed = true
+		} else {
+			plan.Blocked = &Block{Reason: ReasonDeletionThresholdExceeded, Message: fmt.Sprintf(
+				"run would offboard %d of %d managed users (limit %d)", plan.Summary.Offboardings, p.managed, limit)}
+			plan.State = copyState(p.in.State)
+		}
+	}
+	return plan
+}
+
+// offboardingLimit is the most offboardings this run may plan without approval, or -1.
+func (p *planner) offboardingLimit() int {
+	limit := -1
+	if p.pol.MaxDeletions >= 0 {
+		limit = p.pol.MaxDeletions
+	}
+	if p.pol.MaxDeletionPercent > 0 {
+		if l := p.pol.MaxDeletionPercent * p.managed / 100; limit < 0 || l < limit {
+			limit = l
+		}
+	}
+	return limit
+}
+
+func compareActions(a, b Action) int {
+	return cmp.Or(
+		cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]),
+		cmp.Compare(a.UserName, b.UserName),
+		cmp.Compare(a.ExternalID, b.ExternalID),
+		cmp.Compare(a.Group, b.Group),
+		cmp.Compare(a.GroupTargetID, b.GroupTargetID),
+		cmp.Compare(a.TargetID, b.TargetID),
+	)
+}
+
+func (p *planner) summarize() Summary {
+	s := Summary{
+		Desired:   len(p.in.Desired),
+		Managed:   p.managed,
+		Unmanaged: len(p.in.Actual) - p.managed,
+		Problems:  len(p.problems),
+	}
+	touched := map[string]struct{}{}
+	for i := range p.actions {
+		a := &p.actions[i]
+		switch a.Kind {
+		case KindCreateGroup:
+			s.GroupCreates++
+		case KindCreate:
+			s.Creates++
+		case KindUpdate:
+			s.Updates++
+		case KindReactivate:
+			s.Reactivations++
+		case KindAddMember:
+			s.MemberAdds++
+		case KindRemoveMember:
+			s.MemberRemovals++
+		case KindSuspend:
+			s.Suspensions++
+		case KindAnonymize:
+			s.Anonymizations++
+		case KindDelete:
+			s.Deletions++
+		}
+		if a.Kind != KindCreateGroup {
+			if ai, ok := p.managedByExt[a.ExternalID]; ok && ai >= 0 {
+				touched[a.ExternalID] = struct{}{}
+			}
+		}
+	}
+	s.Offboardings = s.Suspensions + s.Deletions + s.Anonymizations
+	s.Unchanged = p.managed - len(touched)
+	return s
+}
+
+func copyState(s State) State {
+	if len(s.Suspended) == 0 {
+		return State{}
+	}
+	m := make(map[string]time.Time, len(s.Suspended))
+	for k, v := range s.Suspended {
+		m[k] = v.UTC()
+	}
+	return State{Suspended: m}
+}
