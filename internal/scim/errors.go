@@ -1,0 +1,75 @@
+package scim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// maxErrorBody bounds how much of a target's error body ends up in an Error.
+const maxErrorBody = 512
+
+// Error is a non-2xx answer of the SCIM service provider (RFC 7644 §3.12).
+type Error struct {
+	Status   int    // HTTP status code
+	ScimType string // e.g. "uniqueness", "invalidFilter"; may be empty
+	Detail   string // the target's detail, or the start of its body, at most 512 bytes
+	Method   string
+	Path     string // request path without the base URL
+	// RetryAfter is the delay the target asked for with Retry-After (0 when absent).
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("scim: %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
+	if e.ScimType != "" {
+		msg += " (" + e.ScimType + ")"
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *Error) retryable() bool {
+	return e.Status == http.StatusTooManyRequests ||
+		(e.Status >= 500 && e.Status != http.StatusNotImplemented && e.Status != http.StatusHTTPVersionNotSupported)
+}
+
+// IsConflict reports whether err is a 409 (typically scimType "uniqueness").
+func IsConflict(err error) bool { return statusOf(err) == http.StatusConflict }
+
+// IsNotFound reports whether err is a 404.
+func IsNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+
+// IsRetryable reports whether err is worth retrying later: 429, 5xx (except 501/505) or a
+// transport timeout.
+func IsRetryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.retryable()
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
