@@ -116,15 +116,19 @@ func TestParseCSV(t *testing.T) {
 				"2,\"say \"\"hi\"\"\",b@x.org\n" + // line 5
 				"3,\"x\"y,c@x.org\n" + // line 6: text after closing quote
 				"4,bare\"quote,d@x.org\n" + // line 7
-				"5,\"two\nlines\",too,many\n", // lines 8-9
+				"5,\"two\nlines\",too,many\n" + // lines 8-9
+				"6,\"a\nb\"c,f@x.org\n" + // lines 10-11: text after a multi-line quoted cell
+				"7,ok,g@x.org\n", // line 12
 			records: []model.Record{
 				rec("1", map[string][]string{"employeeId": {"1"}, "address": {"Main St 1,\nApt 2"}, "mail": {"a@x.org"}}),
 				rec("2", map[string][]string{"employeeId": {"2"}, "address": {`say "hi"`}, "mail": {"b@x.org"}}),
+				rec("7", map[string][]string{"employeeId": {"7"}, "address": {"ok"}, "mail": {"g@x.org"}}),
 			},
 			problems: []model.Problem{
 				prob("line 6", model.ReasonMalformedRow),
 				prob("line 7", model.ReasonMalformedRow),
 				prob("line 8", model.ReasonMalformedRow),
+				prob("line 10", model.ReasonMalformedRow),
 			},
 		},
 		{
