@@ -61,7 +61,7 @@ func parseCSV(data []byte, cfg Config) (*model.Snapshot, error) {
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
 			subject := fmt.Sprintf("line %d", perr.StartLine)
-			c.problem(subject, model.ReasonMalformedRow, "%v", perr.Err)
+			c.problem(subject, model.ReasonMalformedRow, "%v (line %d, column %d)", perr.Err, perr.Line, perr.Column)
 			if swallowedRest(r, perr, len(data)) {
 				return c.finish(false), directory.Errorf(directory.KindMalformed, perr.Err,
 					"CSV quoted field starting at line %d is not closed properly; lines %d to %d could not be read",
