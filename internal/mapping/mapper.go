@@ -1,0 +1,431 @@
+package mapping
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/interpreter"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+// Result is the outcome of mapping one record: exactly one of a User (Skip == nil and !OutOfScope),
+// a Skip problem, or OutOfScope (no rule's scope matched; not a problem, the record is just not synced).
+type Result struct {
+	User       model.User
+	Skip       *model.Problem
+	OutOfScope bool
+}
+
+// Mapped reports whether the result carries a user.
+func (r Result) Mapped() bool { return r.Skip == nil && !r.OutOfScope }
+
+// candidate is one rule's mapping of a field.
+type candidate struct {
+	rule  int // index into Mapper.rules
+	field *compiledField
+}
+
+// fieldPlan lists the rules mapping one target field, highest priority first.
+type fieldPlan struct {
+	target     string
+	candidates []candidate
+}
+
+// Mapper applies a SyncTarget's compiled rules to records. It is safe for concurrent use.
+type Mapper struct {
+	rules   []*compiledRule // by priority desc, then name
+	plans   []fieldPlan     // userName first, so later problems can name the user
+	managed []string
+}
+
+// targetOrder is the order fields are evaluated in.
+var targetOrder = append(slices.Clone(model.StringFields), model.FieldActive, model.FieldGroups)
+
+func newMapper(compiled []*compiledRule) (*Mapper, error) {
+	rules := slices.Clone(compiled)
+	slices.SortStableFunc(rules, func(a, b *compiledRule) int {
+		if a.priority != b.priority {
+			return cmp.Compare(b.priority, a.priority)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	m := &Mapper{rules: rules}
+	for _, target := range targetOrder {
+		plan := fieldPlan{target: target}
+		for i, r := range rules {
+			if f := r.fields[target]; f != nil {
+				plan.candidates = append(plan.candidates, candidate{rule: i, field: f})
+			}
+		}
+		if len(plan.candidates) > 0 {
+			m.plans = append(m.plans, plan)
+			m.managed = append(m.managed, target)
+		}
+	}
+	if len(m.plans) == 0 || m.plans[0].target != model.FieldUserName {
+		return nil, &CompileError{Field: "fields[userName]", Message: "no rule maps userName, which every user needs"}
+	}
+	return m, nil
+}
+
+// ManagedFields returns the model.Field* names the rules map, in a fixed order. The planner only
+// patches these. active is included only when a rule maps it explicitly.
+func (m *Mapper) ManagedFields() []string { return slices.Clone(m.managed) }
+
+// activation resolves the expression variables; one per goroutine, reused across records.
+type activation struct {
+	record  recordVal
+	lookups map[string]any
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "record":
+		return a.record, true
+	case "lookups":
+		return a.lookups, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Map maps one record.
+func (m *Mapper) Map(rec model.Record) Result {
+	return m.mapRecord(context.Background(), &rec, &activation{})
+}
+
+// MapAll maps records in parallel and returns the users and problems in record order, and the number
+// of records out of scope.
+func (m *Mapper) MapAll(records []model.Record) (users []model.User, problems []model.Problem, outOfScope int) {
+	users, problems, outOfScope, _ = m.MapAllContext(context.Background(), records)
+	return users, problems, outOfScope
+}
+
+// mapChunk is how many records a worker takes at a time.
+const mapChunk = 512
+
+// MapAllContext is MapAll that stops early, returning ctx's error, when ctx is done.
+func (m *Mapper) MapAllContext(ctx context.Context, records []model.Record) (users []model.User, problems []model.Problem, outOfScope int, err error) {
+	type chunkOut struct {
+		users      []model.User
+		problems   []model.Problem
+		outOfScope int
+	}
+	chunks := make([]chunkOut, (len(records)+mapChunk-1)/mapChunk)
+	var next atomic.Int64
+	work := func() {
+		act := &activation{}
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= len(chunks) || ctx.Err() != nil {
+				return
+			}
+			out := &chunks[c]
+			end := min((c+1)*mapChunk, len(records))
+			out.users = make([]model.User, 0, end-c*mapChunk)
+			for i := c * mapChunk; i < end; i++ {
+				r := m.mapRecord(ctx, &records[i], act)
+				switch {
+				case r.OutOfScope:
+					out.outOfScope++
+				case r.Skip != nil:
+					out.problems = append(out.problems, *r.Skip)
+				default:
+					out.users = append(out.users, r.User)
+				}
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(work)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, 0, err
+	}
+	nUsers, nProblems := 0, 0
+	for _, c := range chunks {
+		nUsers += len(c.users)
+		nProblems += len(c.problems)
+	}
+	users = make([]model.User, 0, nUsers)
+	problems = make([]model.Problem, 0, nProblems)
+	for _, c := range chunks {
+		users = append(users, c.users...)
+		problems = append(problems, c.problems...)
+		outOfScope += c.outOfScope
+	}
+	return users, problems, outOfScope, nil
+}
+
+// maxRules is how many rules fit the scope bitmap kept on the stack; more fall back to the heap.
+const maxRules = 64
+
+func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activation) Result {
+	if rec.ID == "" {
+		subject := rec.DN
+		if subject == "" {
+			subject = "(record without id)"
+		}
+		return skip(subject, model.ReasonMissingID, "record has no id")
+	}
+	act.record = recordVal{rec}
+
+	var inScopeBuf [maxRules]bool
+	inScope := inScopeBuf[:0]
+	if len(m.rules) > maxRules {
+		inScope = make([]bool, 0, len(m.rules))
+	}
+	anyInScope := false
+	for _, r := range m.rules {
+		in := true
+		if r.scope != nil {
+			act.lookups = r.lookupsVar
+			v, err := eval(ctx, r.scope, act)
+			if err != nil {
+				return skip(rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %v", r.name, err))
+			}
+			b, ok := v.(types.Bool)
+			if !ok {
+				return skip(rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: returned %s, want bool", r.name, v.Type().TypeName()))
+			}
+			in = bool(b)
+		}
+		if in && rec.Disabled && !r.includeDisabled {
+			// The rule treats disabled accounts as absent from the directory.
+			return Result{OutOfScope: true}
+		}
+		inScope = append(inScope, in)
+		anyInScope = anyInScope || in
+	}
+	if !anyInScope {
+		return Result{OutOfScope: true}
+	}
+
+	u := model.User{ExternalID: rec.ID, Active: !rec.Disabled}
+	subject := rec.ID
+	userNameMapped := false
+	for _, plan := range m.plans {
+		var c *candidate
+		for i := range plan.candidates {
+			if inScope[plan.candidates[i].rule] {
+				c = &plan.candidates[i]
+				break
+			}
+		}
+		if c == nil {
+			continue
+		}
+		r := m.rules[c.rule]
+		act.lookups = r.lookupsVar
+		if p := m.applyField(ctx, &u, rec, r, c.field, act, subject); p != nil {
+			return Result{Skip: p}
+		}
+		if plan.target == model.FieldUserName {
+			userNameMapped = true
+			subject = u.UserName
+		}
+	}
+	if !userNameMapped {
+		return skip(rec.ID, model.ReasonMissingField, "no rule in scope maps userName")
+	}
+	return Result{User: u}
+}
+
+func skip(subject string, reason model.ProblemReason, msg string) Result {
+	return Result{Skip: &model.Problem{Subject: subject, Reason: reason, Message: msg}}
+}
+
+func eval(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error) {
+	var (
+		v   ref.Val
+		err error
+	)
+	if ctx.Done() == nil {
+		v, _, err = prg.Eval(act)
+	} else {
+		v, _, err = prg.ContextEval(ctx, act)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// applyField computes one field into u, or returns the problem that skips the record.
+func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Record, r *compiledRule, f *compiledField, act *activation, subject string) *model.Problem {
+	problem := func(reason model.ProblemReason, format string, args ...any) *model.Problem {
+		return &model.Problem{Subject: subject, Reason: reason,
+			Message: fmt.Sprintf("rule %q field %s: ", r.name, f.target) + fmt.Sprintf(format, args...)}
+	}
+	// why explains an empty value in MissingField messages.
+	why := "no value"
+
+	var values []string // the raw value(s); empty or one element for single-valued fields
+	var single [1]string
+	switch {
+	case f.from != "":
+		vals, ok := findAttr(rec.Attributes, f.from)
+		switch {
+		case !ok:
+			why = fmt.Sprintf("attribute %s missing", f.from)
+		case f.kind == kindList:
+			values = vals
+		default:
+			single[0] = vals[0]
+			values = single[:]
+			why = fmt.Sprintf("attribute %s is empty", f.from)
+		}
+	case f.program != nil:
+		v, err := eval(ctx, f.program, act)
+		if err != nil {
+			return problem(model.ReasonExpressionError, "expression failed: %v", err)
+		}
+		why = "expression returned an empty value"
+		values, err = toStrings(v, f.kind, single[:0])
+		if err != nil {
+			return problem(model.ReasonExpressionError, "%v", err)
+		}
+	}
+
+	if f.lookup != nil && len(values) > 0 {
+		translated := values
+		if f.kind == kindList {
+			translated = make([]string, 0, len(values))
+		} else {
+			translated = single[:0]
+		}
+		for _, key := range values {
+			if key == "" {
+				continue
+			}
+			v, ok := f.lookup.entries[key]
+			if !ok {
+				if !f.lookup.hasDefault {
+					return problem(model.ReasonUnknownLookupKey, "unknown key %q (lookup %s)", truncate(key), f.lookup.name)
+				}
+				v = f.lookup.def
+			}
+			translated = append(translated, v)
+		}
+		values = translated
+	}
+	if allEmpty(values) && f.hasDef {
+		single[0] = f.def
+		values = single[:]
+	}
+	if allEmpty(values) {
+		if f.required {
+			return problem(model.ReasonMissingField, "required value is empty (%s)", why)
+		}
+		values = nil
+	}
+
+	switch f.kind {
+	case kindBool:
+		if len(values) == 0 {
+			return nil // keeps the default, !rec.Disabled
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(values[0]))
+		if err != nil {
+			return problem(model.ReasonExpressionError, "%q is not a bool", truncate(values[0]))
+		}
+		u.Active = b
+	case kindList:
+		u.Groups = normalizeGroups(values)
+	default:
+		if len(values) > 0 {
+			u.Set(f.target, validUTF8(values[0]))
+		}
+	}
+	return nil
+}
+
+// toStrings converts an expression result to the field's string form: bools become "true"/"false" (so
+// that lookups and defaults work uniformly), lists are only accepted for groups.
+func toStrings(v ref.Val, kind valueKind, buf []string) ([]string, error) {
+	switch v := v.(type) {
+	case types.String:
+		return append(buf, string(v)), nil
+	case types.Bool:
+		if kind == kindBool {
+			return append(buf, strconv.FormatBool(bool(v))), nil
+		}
+	case types.Null:
+		return buf, nil
+	case traits.Lister:
+		if kind != kindList {
+			break
+		}
+		n, _ := v.Size().(types.Int)
+		out := make([]string, 0, int(n))
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			e := it.Next()
+			s, ok := e.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("list element is %s, want string", e.Type().TypeName())
+			}
+			out = append(out, string(s))
+		}
+		return out, nil
+	}
+	want := map[valueKind]string{kindString: "string", kindBool: "bool", kindList: "list(string) or string"}[kind]
+	return nil, fmt.Errorf("expression returned %s, want %s", v.Type().TypeName(), want)
+}
+
+func allEmpty(values []string) bool {
+	for _, v := range values {
+		if v != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeGroups returns the non-empty group names, valid UTF-8, sorted and deduplicated.
+func normalizeGroups(values []string) []string {
+	if len(values) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v != "" {
+			out = append(out, validUTF8(v))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// validUTF8 replaces invalid UTF-8 so the value survives a JSON round trip unchanged.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// truncate shortens hostile values quoted in problem messages.
+func truncate(s string) string {
+	const maxQuoted = 128
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxQuoted], "") + "…"
+}
