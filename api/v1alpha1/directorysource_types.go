@@ -32,7 +32,7 @@ const (
 )
 
 // LDAPSource reads people with a paged LDAP search.
-// +kubebuilder:validation:XValidation:rule="!(self.startTLS && self.url.startsWith('ldaps://'))",message="startTLS cannot be combined with an ldaps:// url"
+// +kubebuilder:validation:XValidation:rule="!(has(self.startTLS) && self.startTLS && self.url.startsWith('ldaps://'))",message="startTLS cannot be combined with an ldaps:// url"
 type LDAPSource struct {
 	// URL of the server, ldap://host:389 or ldaps://host:636.
 	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/]+/?$`
