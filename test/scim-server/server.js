@@ -85,6 +85,11 @@ let counts = {};         // method -> number of /scim requests seen
 const faultMatches = (f, req) =>
     (!f.method || f.method.toUpperCase() === req.method) && (!f.path || req.originalUrl.startsWith(f.path));
 
+// SCIMMY.Messages.Error refuses status 429 (not in its list of SCIM error codes), so injected
+// errors are written as RFC 7644 §3.12 error bodies directly.
+const scimError = (res, status, detail) => res.status(status).type("application/scim+json")
+    .send({schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail});
+
 const app = express();
 
 app.use("/scim", async (req, res, next) => {
@@ -95,11 +100,9 @@ app.use("/scim", async (req, res, next) => {
     switch (fault.kind) {
         case "429":
             if (fault.retryAfter !== undefined) res.set("Retry-After", String(fault.retryAfter));
-            return res.status(429).type("application/scim+json")
-                .send(new SCIMMY.Messages.Error({status: 429, detail: "Too many requests (injected)"}));
+            return scimError(res, 429, "Too many requests (injected)");
         case "500":
-            return res.status(500).type("application/scim+json")
-                .send(new SCIMMY.Messages.Error({status: 500, detail: "Internal error (injected)"}));
+            return scimError(res, 500, "Internal error (injected)");
         case "delay":
             await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
             return next();
