@@ -80,6 +80,13 @@ func randomInput(r *rand.Rand, n int) Input {
 		if pick(0.8) {
 			in.Groups = append(in.Groups, grp)
 		}
+		if pick(0.2) { // a second group with the same display name
+			twin := model.Group{TargetID: "g2-" + g, DisplayName: g, Members: slices.Clone(grp.Members)}
+			if pick(0.5) {
+				twin.ExternalID = pfx + "other:" + g
+			}
+			in.Groups = append(in.Groups, twin)
+		}
 	}
 	in.Policy = Policy{
 		ExternalIDPrefix:   pfx,

@@ -1,0 +1,136 @@
+package plan
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+func FuzzPlan(f *testing.F) {
+	for seed := range uint64(8) {
+		f.Add(seed, uint8(10))
+	}
+	f.Add(uint64(99), uint8(0))
+	f.Fuzz(func(t *testing.T, seed uint64, size uint8) {
+		r := rand.New(rand.NewPCG(seed, uint64(size)))
+		in := randomInput(r, int(size%64))
+		p := Compute(in)
+		checkInvariants(t, in, p)
+		if again := Compute(shuffled(in, r)); !reflect.DeepEqual(again, p) {
+			t.Fatalf("plan depends on input order:\n got  %s\n want %s", again, p)
+		}
+	})
+}
+
+func TestInvariantsOnRandomInputs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		in := randomInput(r, 1+r.IntN(40))
+		checkInvariants(t, in, Compute(in))
+	}
+}
+
+// checkInvariants asserts the safety properties every plan must have.
+func checkInvariants(t *testing.T, in Input, p Plan) {
+	t.Helper()
+	pol := in.Policy
+	managed := func(ext string) bool { return strings.HasPrefix(ext, pol.ExternalIDPrefix) }
+	actualByID := map[string]model.User{}
+	managedCount := 0
+	for _, a := range in.Actual {
+		actualByID[a.TargetID] = a
+		if managed(a.ExternalID) {
+			managedCount++
+		}
+	}
+	groupByID := map[string]model.Group{}
+	for _, g := range in.Groups {
+		groupByID[g.TargetID] = g
+	}
+	desiredCount := map[string]int{}
+	for _, d := range in.Desired {
+		desiredCount[d.ExternalID]++
+	}
+	offboardings := 0
+	for _, a := range p.Actions {
+		if !managed(a.ExternalID) {
+			t.Fatalf("action on an unmanaged externalId: %+v", a)
+		}
+		if a.TargetID != "" {
+			u, ok := actualByID[a.TargetID]
+			if !ok || !managed(u.ExternalID) || u.ExternalID != a.ExternalID {
+				t.Fatalf("action on target user %+v: %+v", u, a)
+			}
+		}
+		if a.Kind.IsOffboarding() {
+			offboardings++
+			if !in.SourceComplete || p.OffboardingHeld != nil {
+				t.Fatalf("offboarding although held (complete=%v): %+v", in.SourceComplete, a)
+			}
+			if !actualByID[a.TargetID].Active && a.Kind == KindSuspend {
+				t.Fatalf("suspending an inactive user: %+v", a)
+			}
+		}
+		switch a.Kind {
+		case KindCreate:
+			for _, u := range in.Actual {
+				if managed(u.ExternalID) && u.ExternalID == a.ExternalID {
+					t.Fatalf("creating a user that exists: %+v", a)
+				}
+				if strings.EqualFold(u.UserName, a.UserName) {
+					t.Fatalf("creating a userName the target holds (%+v): %+v", u, a)
+				}
+			}
+		case KindUpdate:
+			for _, f := range a.Fields {
+				if !slices.Contains(pol.ManagedFields, f) || f == model.FieldActive || f == model.FieldGroups {
+					t.Fatalf("update of field %q, managed %v: %+v", f, pol.ManagedFields, a)
+				}
+			}
+		case KindRemoveMember:
+			g, ok := groupByID[a.GroupTargetID]
+			if !in.SourceComplete || !ok || !managed(g.ExternalID) || !slices.Contains(g.Members, a.TargetID) {
+				t.Fatalf("membership removal from group %+v (complete=%v): %+v", g, in.SourceComplete, a)
+			}
+		case KindDelete, KindAnonymize:
+			u := actualByID[a.TargetID]
+			since, ok := in.State.Suspended[a.ExternalID]
+			if u.Active || desiredCount[a.ExternalID] > 0 || !ok || in.Now.Sub(since) < pol.GracePeriod {
+				t.Fatalf("%s of %+v suspended since %v (recorded %v): %+v", a.Kind, u, since, ok, a)
+			}
+			if string(a.Kind) != string(pol.AfterGrace) {
+				t.Fatalf("%s under afterGrace %q", a.Kind, pol.AfterGrace)
+			}
+		}
+	}
+	for ext, since := range p.State.Suspended {
+		prev, had := in.State.Suspended[ext]
+		if !since.Equal(in.Now) && !(had && since.Equal(prev)) {
+			t.Fatalf("state invents a suspension start for %s: %v (had %v %v)", ext, since, had, prev)
+		}
+		if !managed(ext) {
+			t.Fatalf("state tracks an unmanaged externalId %s", ext)
+		}
+	}
+	limit := -1
+	if pol.MaxDeletions >= 0 {
+		limit = pol.MaxDeletions
+	}
+	if pol.MaxDeletionPercent > 0 && (limit < 0 || pol.MaxDeletionPercent*managedCount/100 < limit) {
+		limit = pol.MaxDeletionPercent * managedCount / 100
+	}
+	exceeded := limit >= 0 && offboardings > limit
+	if blocked := p.Blocked != nil; blocked != (exceeded && !pol.ApprovedDeletions) {
+		t.Fatalf("blocked=%v with %d offboardings, limit %d, approved %v", blocked, offboardings, limit, pol.ApprovedDeletions)
+	}
+	if p.Blocked != nil && !reflect.DeepEqual(p.State, copyState(in.State)) {
+		t.Fatalf("a blocked plan changes the state")
+	}
+	if p.Summary.Offboardings != offboardings {
+		t.Fatalf("summary counts %d offboardings, actions %d", p.Summary.Offboardings, offboardings)
+	}
+}
