@@ -188,6 +188,25 @@ func TestPagination(t *testing.T) {
 	if got := counts(t, ctx)[http.MethodGet]; got != (n+19)/20 {
 		t.Errorf("%d GET requests, want %d pages", got, (n+19)/20)
 	}
+	// A target answering with fewer items than asked for (short pages) is paged through as well.
+	if err := srv.SetMaxPageSize(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	resetCounts(t, ctx)
+	short, err := c.ListUsers(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen = map[string]int{}
+	for _, u := range short {
+		seen[u.ID]++
+	}
+	if len(short) != n || len(seen) != n {
+		t.Errorf("with short pages: %d users, %d distinct, want %d", len(short), len(seen), n)
+	}
+	if got := counts(t, ctx)[http.MethodGet]; got != (n+6)/7 {
+		t.Errorf("%d GET requests with short pages, want %d", got, (n+6)/7)
+	}
 	// A filtered listing pages too.
 	some, err := c.ListUsers(ctx, `userName sw "user1"`)
 	if err != nil || len(some) != 100 {

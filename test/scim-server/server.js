@@ -81,6 +81,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
 
 let faults = [];         // [{kind: "429"|"500"|"delay", remaining: n (-1 = forever), retryAfter, delayMs, method, path}]
 let counts = {};         // method -> number of /scim requests seen
+let maxPageSize = 0;     // when > 0, caps the "count" of list requests (a target returning short pages)
 
 const faultMatches = (f, req) =>
     (!f.method || f.method.toUpperCase() === req.method) && (!f.path || req.originalUrl.startsWith(f.path));
@@ -94,6 +95,7 @@ const app = express();
 
 app.use("/scim", async (req, res, next) => {
     counts[req.method] = (counts[req.method] ?? 0) + 1;
+    if (maxPageSize > 0 && req.query.count !== undefined) req.query.count = String(Math.min(Number(req.query.count), maxPageSize));
     const fault = faults.find((f) => f.remaining !== 0 && faultMatches(f, req));
     if (!fault) return next();
     if (fault.remaining > 0) fault.remaining--;
@@ -125,6 +127,7 @@ control.post("/reset", (req, res) => {
     store.groups.clear();
     faults = [];
     counts = {};
+    maxPageSize = 0;
     res.status(204).end();
 });
 // Body: {kind: "429"|"500"|"delay", count: n (omit or -1 = until cleared), retryAfter: s, delayMs: ms, method, path}
@@ -136,6 +139,11 @@ control.post("/faults", (req, res) => {
 });
 control.delete("/faults", (req, res) => {
     faults = [];
+    res.status(204).end();
+});
+// Body: {maxPageSize: n} (0 = no cap)
+control.post("/settings", (req, res) => {
+    maxPageSize = Number(req.body?.maxPageSize ?? 0);
     res.status(204).end();
 });
 control.get("/requests", (req, res) => res.json(counts));

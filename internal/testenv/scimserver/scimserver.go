@@ -250,6 +250,12 @@ func (s *Server) ClearFaults(ctx context.Context) error {
 	return s.control(ctx, http.MethodDelete, "/faults", nil, nil)
 }
 
+// SetMaxPageSize makes list requests return at most n resources per page whatever count the
+// client asked for, like targets with a server-side page limit; 0 removes the cap.
+func (s *Server) SetMaxPageSize(ctx context.Context, n int) error {
+	return s.control(ctx, http.MethodPost, "/settings", map[string]int{"maxPageSize": n}, nil)
+}
+
 // RequestCounts returns the number of /scim requests seen per HTTP method since the last reset.
 func (s *Server) RequestCounts(ctx context.Context) (map[string]int, error) {
 	counts := map[string]int{}
