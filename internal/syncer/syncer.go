@@ -1,0 +1,345 @@
+// Package syncer runs one sync: read the directory, map records to users, read the target, plan, and
+// apply the plan. It knows nothing about Kubernetes; controllers call Run and publish the Result.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/mapping"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/plan"
+)
+
+// Target is a user store the operator writes to (a SCIM 2.0 service provider, or an in-process one).
+type Target interface {
+	ListUsers(ctx context.Context) ([]model.User, error)
+	ListGroups(ctx context.Context) ([]model.Group, error)
+	// CreateUser must be idempotent by ExternalID: it returns the existing user's id if one exists.
+	CreateUser(ctx context.Context, u model.User) (string, error)
+	// UpdateUser changes only the named model fields (model.Field*), taking values from u.
+	UpdateUser(ctx context.Context, targetID string, u model.User, fields []string) error
+	// DeleteUser succeeds when the user is already gone.
+	DeleteUser(ctx context.Context, targetID string) error
+	CreateGroup(ctx context.Context, displayName, externalID string) (string, error)
+	AddMembers(ctx context.Context, groupID string, userIDs []string) error
+	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
+}
+
+// Options configure one run.
+type Options struct {
+	Source directory.Source
+	Mapper *mapping.Mapper
+	Target Target
+	Policy plan.Policy
+	State  plan.State
+	// DryRun computes the plan without writing.
+	DryRun bool
+	// Concurrency bounds parallel writes to the target (default 4).
+	Concurrency int
+	// Now is the run's clock (default time.Now).
+	Now func() time.Time
+	// OnAction, when set, is called after each action is applied (nil error) or failed.
+	OnAction func(a plan.Action, err error)
+}
+
+// Counts counts what a run did.
+type Counts struct {
+	Created, Updated, Reactivated, Suspended, Deleted, Anonymized int
+	GroupChanges                                                  int
+	Failed                                                        int
+}
+
+// Result is what a run found and did.
+type Result struct {
+	// SourceErr is set when the directory could not be read; nothing was planned or written.
+	SourceErr error
+	// TargetErr is set when the target could not be read; nothing was planned or written.
+	TargetErr error
+	Snapshot  *model.Snapshot
+	// Skipped lists records the rules could not map, then plan problems (duplicates, conflicts).
+	Skipped    []model.Problem
+	OutOfScope int
+	Plan       *plan.Plan
+	// Applied is true when the plan's actions were sent to the target (not dry-run, not blocked).
+	Applied bool
+	Counts  Counts
+	// Failures lists actions the target rejected.
+	Failures []model.Problem
+	// State is the planner state to persist after this run.
+	State    plan.State
+	Duration time.Duration
+}
+
+// Run performs one sync. Errors reading the source or the target are reported in the Result (and
+// returned) with the input state unchanged, so that nothing is offboarded on them.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	start := now()
+	res := &Result{State: o.State}
+	defer func() { res.Duration = now().Sub(start) }()
+
+	snap, err := o.Source.Read(ctx)
+	if err != nil {
+		res.SourceErr = err
+		return res, fmt.Errorf("reading source: %w", err)
+	}
+	res.Snapshot = snap
+
+	users, problems, outOfScope, err := o.Mapper.MapAllContext(ctx, snap.Records)
+	if err != nil {
+		return res, fmt.Errorf("mapping records: %w", err)
+	}
+	for i := range users {
+		users[i].ExternalID = o.Policy.ExternalIDPrefix + users[i].ExternalID
+	}
+	res.OutOfScope = outOfScope
+
+	actual, err := o.Target.ListUsers(ctx)
+	if err != nil {
+		res.TargetErr = err
+		return res, fmt.Errorf("listing target users: %w", err)
+	}
+	groups, err := o.Target.ListGroups(ctx)
+	if err != nil {
+		res.TargetErr = err
+		return res, fmt.Errorf("listing target groups: %w", err)
+	}
+
+	p := plan.Compute(plan.Input{
+		Desired:        users,
+		Actual:         actual,
+		Groups:         groups,
+		State:          o.State,
+		Policy:         o.Policy,
+		Now:            start,
+		SourceComplete: snap.Complete,
+	})
+	res.Plan = &p
+	res.Skipped = append(problems, p.Problems...)
+	if o.DryRun || p.Blocked != nil {
+		return res, nil
+	}
+	res.Applied = true
+	res.State = p.State
+	applyPlan(ctx, o, &p, res)
+	return res, ctx.Err()
+}
+
+// applier carries what applying one plan learns: ids of created users and groups, and failures.
+type applier struct {
+	o   Options
+	res *Result
+
+	mu         sync.Mutex
+	userIDs    map[string]string // externalId → target id (users created in this run)
+	groupIDs   map[string]string // display name → target id (groups created in this run)
+	failedExts map[string]bool
+}
+
+func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
+	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, failedExts: map[string]bool{}}
+	// Kinds run in the planner's order; actions of one kind run in parallel, except memberships,
+	// which are batched per group.
+	for _, batch := range byKind(p.Actions) {
+		if ctx.Err() != nil {
+			return
+		}
+		switch batch[0].Kind {
+		case plan.KindAddMember, plan.KindRemoveMember:
+			a.applyMemberships(ctx, batch)
+		default:
+			a.parallel(ctx, batch)
+		}
+	}
+	sort.Slice(res.Failures, func(i, j int) bool { return res.Failures[i].Subject < res.Failures[j].Subject })
+	// A suspension that failed must not start a grace clock: drop it from the persisted state.
+	for ext := range a.failedExts {
+		if _, ok := res.State.Suspended[ext]; ok {
+			if _, before := o.State.Suspended[ext]; !before {
+				delete(res.State.Suspended, ext)
+			}
+		}
+	}
+}
+
+func byKind(actions []plan.Action) [][]plan.Action {
+	var out [][]plan.Action
+	for i := 0; i < len(actions); {
+		j := i
+		for j < len(actions) && actions[j].Kind == actions[i].Kind {
+			j++
+		}
+		out = append(out, actions[i:j])
+		i = j
+	}
+	return out
+}
+
+func (a *applier) parallel(ctx context.Context, actions []plan.Action) {
+	n := a.o.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, act := range actions {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(act plan.Action) {
+			defer func() { <-sem; wg.Done() }()
+			a.done(act, a.apply(ctx, act))
+		}(act)
+	}
+	wg.Wait()
+}
+
+func (a *applier) apply(ctx context.Context, act plan.Action) error {
+	t := a.o.Target
+	switch act.Kind {
+	case plan.KindCreateGroup:
+		id, err := t.CreateGroup(ctx, act.Group, act.ExternalID)
+		if err == nil {
+			a.mu.Lock()
+			a.groupIDs[act.Group] = id
+			a.mu.Unlock()
+		}
+		return err
+	case plan.KindCreate:
+		id, err := t.CreateUser(ctx, *act.User)
+		if err == nil {
+			a.mu.Lock()
+			a.userIDs[act.ExternalID] = id
+			a.mu.Unlock()
+		}
+		return err
+	case plan.KindUpdate:
+		return t.UpdateUser(ctx, act.TargetID, *act.User, act.Fields)
+	case plan.KindReactivate:
+		return t.UpdateUser(ctx, act.TargetID, model.User{Active: true}, []string{model.FieldActive})
+	case plan.KindSuspend:
+		return t.UpdateUser(ctx, act.TargetID, model.User{Active: false}, []string{model.FieldActive})
+	case plan.KindAnonymize:
+		anon := plan.AnonymizedUser(model.User{ExternalID: act.ExternalID, TargetID: act.TargetID})
+		return t.UpdateUser(ctx, act.TargetID, anon, anonymizedFields)
+	case plan.KindDelete:
+		return t.DeleteUser(ctx, act.TargetID)
+	}
+	return fmt.Errorf("unknown action kind %q", act.Kind)
+}
+
+// anonymizedFields are overwritten by an Anonymize action.
+var anonymizedFields = append(append([]string{}, model.StringFields...), model.FieldActive)
+
+// applyMemberships sends one request per group and direction, with the users resolved to target ids.
+func (a *applier) applyMemberships(ctx context.Context, actions []plan.Action) {
+	type key struct{ group, groupID string }
+	perGroup := map[key][]plan.Action{}
+	var keys []key
+	for _, act := range actions {
+		gid := act.GroupTargetID
+		if gid == "" {
+			gid = a.groupIDs[act.Group]
+		}
+		k := key{act.Group, gid}
+		if _, ok := perGroup[k]; !ok {
+			keys = append(keys, k)
+		}
+		perGroup[k] = append(perGroup[k], act)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].group < keys[j].group })
+	for _, k := range keys {
+		acts := perGroup[k]
+		if k.groupID == "" {
+			for _, act := range acts {
+				a.done(act, fmt.Errorf("group %q was not created", act.Group))
+			}
+			continue
+		}
+		var ids []string
+		var resolved []plan.Action
+		for _, act := range acts {
+			id := act.TargetID
+			if id == "" {
+				id = a.userIDs[act.ExternalID]
+			}
+			if id == "" {
+				a.done(act, errors.New("user was not created"))
+				continue
+			}
+			ids = append(ids, id)
+			resolved = append(resolved, act)
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		var err error
+		if acts[0].Kind == plan.KindAddMember {
+			err = a.o.Target.AddMembers(ctx, k.groupID, ids)
+		} else {
+			err = a.o.Target.RemoveMembers(ctx, k.groupID, ids)
+		}
+		for _, act := range resolved {
+			a.done(act, err)
+		}
+	}
+}
+
+func (a *applier) done(act plan.Action, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.o.OnAction != nil {
+		a.o.OnAction(act, err)
+	}
+	c := &a.res.Counts
+	if err != nil {
+		c.Failed++
+		a.failedExts[act.ExternalID] = true
+		subject := act.UserName
+		if subject == "" {
+			subject = act.ExternalID
+		}
+		if act.Group != "" {
+			subject = fmt.Sprintf("%s (group %s)", subject, act.Group)
+		}
+		a.res.Failures = append(a.res.Failures, model.Problem{
+			Subject: subject, Reason: model.ReasonTargetError,
+			Message: fmt.Sprintf("%s failed: %s", act.Kind, trim(err.Error(), 300)),
+		})
+		return
+	}
+	switch act.Kind {
+	case plan.KindCreate:
+		c.Created++
+	case plan.KindUpdate:
+		c.Updated++
+	case plan.KindReactivate:
+		c.Reactivated++
+	case plan.KindSuspend:
+		c.Suspended++
+	case plan.KindDelete:
+		c.Deleted++
+	case plan.KindAnonymize:
+		c.Anonymized++
+	case plan.KindCreateGroup, plan.KindAddMember, plan.KindRemoveMember:
+		c.GroupChanges++
+	}
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
