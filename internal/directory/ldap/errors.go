@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -50,7 +52,8 @@ func classify(ctx context.Context, err error, what string) error {
 		}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "unable to read LDAP response packet") { // go-ldap flattens the cause into text
 		return directory.Errorf(directory.KindUnreachable, err, "%s: network error", what)
 	}
 	return directory.Errorf(directory.KindInternal, err, "%s failed", what)
