@@ -135,11 +135,12 @@ type compiledRule struct {
 
 var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(
-		recordTypes(),
-		cel.Variable("record", recordType),
-		cel.Variable("lookups", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.StringType))),
 		ext.Strings(),
 		cel.OptionalTypes(),
+		cel.Variable("record", recordType),
+		cel.Variable("lookups", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.StringType))),
+		// Last: options registering types need the standard registry as the provider.
+		recordTypes(),
 	)
 })
 

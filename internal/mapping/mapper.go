@@ -331,7 +331,7 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 		values = single[:]
 	}
 	if allEmpty(values) {
-		if f.required {
+		if f.required || f.target == model.FieldUserName {
 			return problem(model.ReasonMissingField, "required value is empty (%s)", why)
 		}
 		values = nil
