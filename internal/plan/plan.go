@@ -65,8 +65,13 @@ func Compute(in Input) Plan {
 	p.checkDesired()
 	p.decideHold()
 	for i := range in.Desired {
-		if di, ok := p.desiredByExt[in.Desired[i].ExternalID]; ok && int(di) == i {
-			p.planDesired(&in.Desired[i])
+		switch p.status[i] {
+		case applied:
+			p.planDesired(int32(i))
+		case skipped:
+			if ai, ok := p.managedByExt[in.Desired[i].ExternalID]; ok && ai >= 0 {
+				p.matchOf[ai] = skippedMatch
+			}
 		}
 	}
 	if p.manageGroups && in.SourceComplete {
@@ -99,6 +104,16 @@ func validatePolicy(pol Policy) string {
 	return ""
 }
 
+type desiredStatus uint8
+
+const (
+	ignored desiredStatus = iota // no usable externalId: matches no target user
+	applied
+	skipped // reported problem: neither applied nor treated as absent
+)
+
+const skippedMatch = -1
+
 type memberKey struct {
 	group  int32
 	target string
@@ -124,9 +139,10 @@ type planner struct {
 	members     map[memberKey]struct{}
 	newGroups   map[string]struct{}
 
-	// desiredByExt holds every desired externalId with the ownership prefix: the index of the
-	// entry to apply, or -1 when the entry is present but skipped.
-	desiredByExt map[string]int32
+	status []desiredStatus // per desired user
+	// matchOf tells, per target user, which desired user it matched: index+1, 0 for none,
+	// skippedMatch when the desired entry is present but skipped.
+	matchOf []int32
 
 	held     *Block
 	actions  []Action
@@ -153,21 +169,12 @@ func (p *planner) isManaged(externalID string) bool {
 func (p *planner) indexActual() {
 	n := len(p.in.Actual)
 	p.managedByExt = make(map[string]int32, n)
-	p.actualByName = make(map[string]int32, n)
+	p.matchOf = make([]int32, n)
 	if p.manageGroups {
 		p.managedByID = make(map[string]int32, n)
 	}
 	for i := range p.in.Actual {
 		a := &p.in.Actual[i]
-		name := strings.ToLower(a.UserName)
-		if _, ok := p.actualByName[name]; ok {
-			if p.actualNameMore == nil {
-				p.actualNameMore = map[string][]int32{}
-			}
-			p.actualNameMore[name] = append(p.actualNameMore[name], int32(i))
-		} else {
-			p.actualByName[name] = int32(i)
-		}
 		if !p.isManaged(a.ExternalID) {
 			continue
 		}
@@ -191,6 +198,22 @@ func (p *planner) indexActual() {
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
 			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))
+	}
+}
+
+// indexNames indexes target users by userName; only runs that create or rename need it.
+func (p *planner) indexNames() {
+	p.actualByName = make(map[string]int32, len(p.in.Actual))
+	for i := range p.in.Actual {
+		name := strings.ToLower(p.in.Actual[i].UserName)
+		if _, ok := p.actualByName[name]; ok {
+			if p.actualNameMore == nil {
+				p.actualNameMore = map[string][]int32{}
+			}
+			p.actualNameMore[name] = append(p.actualNameMore[name], int32(i))
+		} else {
+			p.actualByName[name] = int32(i)
+		}
 	}
 }
 
@@ -241,24 +264,37 @@ func (p *planner) resolveGroup(name string) int32 {
 	return -1
 }
 
-// checkDesired fills desiredByExt and reports entries that cannot be applied.
+// checkDesired sets the status of each desired user and reports those that cannot be applied.
 func (p *planner) checkDesired() {
 	desired := p.in.Desired
 	n := len(desired)
-	extCount := make(map[string]int32, n)
+	p.status = make([]desiredStatus, n)
+	seenExt := make(map[string]struct{}, n)
 	nameCount := make(map[string]int32, n)
 	emailCount := make(map[string]int32, n)
+	var extCount map[string]int32 // only externalIds listed more than once
+	dupNames, dupEmails := false, false
 	for i := range desired {
 		d := &desired[i]
-		extCount[d.ExternalID]++
+		if _, seen := seenExt[d.ExternalID]; seen {
+			if extCount == nil {
+				extCount = map[string]int32{}
+			}
+			extCount[d.ExternalID] = max(extCount[d.ExternalID], 1) + 1
+		} else {
+			seenExt[d.ExternalID] = struct{}{}
+		}
 		if d.UserName != "" {
-			nameCount[strings.ToLower(d.UserName)]++
+			name := strings.ToLower(d.UserName)
+			nameCount[name]++
+			dupNames = dupNames || nameCount[name] > 1
 		}
 		if d.Email != "" {
-			emailCount[strings.ToLower(d.Email)]++
+			email := strings.ToLower(d.Email)
+			emailCount[email]++
+			dupEmails = dupEmails || emailCount[email] > 1
 		}
 	}
-	p.desiredByExt = make(map[string]int32, n)
 	for i := range desired {
 		d := &desired[i]
 		if d.ExternalID == "" {
@@ -274,12 +310,17 @@ func (p *planner) checkDesired() {
 		if c := extCount[d.ExternalID]; c > 1 {
 			dups = append(dups, fmt.Sprintf("externalId shared by %d entries", c))
 		}
-		if c := nameCount[strings.ToLower(d.UserName)]; c > 1 {
-			dups = append(dups, fmt.Sprintf("userName %q shared by %d entries", d.UserName, c))
+		if dupNames {
+			if c := nameCount[strings.ToLower(d.UserName)]; c > 1 {
+				dups = append(dups, fmt.Sprintf("userName %q shared by %d entries", d.UserName, c))
+			}
 		}
-		if c := emailCount[strings.ToLower(d.Email)]; d.Email != "" && c > 1 {
-			dups = append(dups, fmt.Sprintf("email %q shared by %d entries", d.Email, c))
+		if dupEmails && d.Email != "" {
+			if c := emailCount[strings.ToLower(d.Email)]; c > 1 {
+				dups = append(dups, fmt.Sprintf("email %q shared by %d entries", d.Email, c))
+			}
 		}
+		p.status[i] = skipped
 		switch {
 		case len(dups) > 0:
 			p.problem(subject(d), model.ReasonDuplicate, fmt.Sprintf(
@@ -289,10 +330,8 @@ func (p *planner) checkDesired() {
 		case p.dupActual[d.ExternalID] > 0:
 			// reported once by indexActual
 		default:
-			p.desiredByExt[d.ExternalID] = int32(i)
-			continue
+			p.status[i] = applied
 		}
-		p.desiredByExt[d.ExternalID] = -1
 	}
 }
 
@@ -319,6 +358,9 @@ func (p *planner) decideHold() {
 
 // nameConflict describes why userName cannot be given to the user externalID, or returns "".
 func (p *planner) nameConflict(userName, externalID string) string {
+	if p.actualByName == nil {
+		p.indexNames()
+	}
 	name := strings.ToLower(userName)
 	first, ok := p.actualByName[name]
 	if !ok {
@@ -344,7 +386,8 @@ func (p *planner) nameConflict(userName, externalID string) string {
 	return ""
 }
 
-func (p *planner) planDesired(d *model.User) {
+func (p *planner) planDesired(di int32) {
+	d := &p.in.Desired[di]
 	ai, found := p.managedByExt[d.ExternalID]
 	if !found {
 		if !d.Active {
@@ -361,6 +404,7 @@ func (p *planner) planDesired(d *model.User) {
 		p.planAdditions(d, "")
 		return
 	}
+	p.matchOf[ai] = di + 1
 	a := &p.in.Actual[ai]
 	var fields []string
 	for _, f := range p.stringFields {
@@ -443,19 +487,16 @@ func (p *planner) planRemovals() {
 		if !p.isManaged(g.ExternalID) {
 			continue
 		}
-		for k, id := range g.Members {
+		for _, id := range g.Members {
 			ai, ok := p.managedByID[id]
-			if !ok || slices.Contains(g.Members[:k], id) {
+			if !ok {
+				continue
+			}
+			m := p.matchOf[ai]
+			if m <= 0 || p.anyResolvesTo(p.in.Desired[m-1].Groups, int32(gi)) {
 				continue
 			}
 			a := &p.in.Actual[ai]
-			if p.managedByExt[a.ExternalID] != ai {
-				continue
-			}
-			di, ok := p.desiredByExt[a.ExternalID]
-			if !ok || di < 0 || p.anyResolvesTo(p.in.Desired[di].Groups, int32(gi)) {
-				continue
-			}
 			p.add(Action{Kind: KindRemoveMember, ExternalID: a.ExternalID, TargetID: id, UserName: a.UserName,
 				Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "not in group in source"})
 		}
@@ -470,14 +511,10 @@ func (p *planner) planAbsent() {
 			continue
 		}
 		ext := a.ExternalID
-		if p.managedByExt[ext] < 0 {
+		if m := p.matchOf[i]; m > 0 {
+			continue // present in the directory: no grace clock
+		} else if m == skippedMatch || p.dupActual[ext] > 0 {
 			p.carry(ext)
-			continue
-		}
-		if di, present := p.desiredByExt[ext]; present {
-			if di < 0 {
-				p.carry(ext)
-			}
 			continue
 		}
 		if p.held != nil {
@@ -542,6 +579,10 @@ func (p *planner) finish() Plan {
 			Reason: "named in source"})
 	}
 	slices.SortFunc(p.actions, compareActions)
+	// a member listed twice in a group yields the same removal twice
+	p.actions = slices.CompactFunc(p.actions, func(a, b Action) bool {
+		return a.Kind == KindRemoveMember && b.Kind == KindRemoveMember && compareActions(a, b) == 0
+	})
 	slices.SortFunc(p.problems, func(a, b model.Problem) int {
 		return cmp.Or(cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Message, b.Message))
 	})
@@ -580,7 +621,7 @@ func (p *planner) offboardingLimit() int {
 
 func compareActions(a, b Action) int {
 	return cmp.Or(
-		cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]),
+		cmp.Compare(a.Kind.rank(), b.Kind.rank()),
 		cmp.Compare(a.UserName, b.UserName),
 		cmp.Compare(a.ExternalID, b.ExternalID),
 		cmp.Compare(a.Group, b.Group),

@@ -97,9 +97,28 @@ const (
 	KindDelete       Kind = "Delete"
 )
 
-var kindRank = map[Kind]int{
-	KindCreateGroup: 0, KindCreate: 1, KindUpdate: 2, KindReactivate: 3, KindAddMember: 4,
-	KindRemoveMember: 5, KindSuspend: 6, KindAnonymize: 7, KindDelete: 8,
+func (k Kind) rank() int {
+	switch k {
+	case KindCreateGroup:
+		return 0
+	case KindCreate:
+		return 1
+	case KindUpdate:
+		return 2
+	case KindReactivate:
+		return 3
+	case KindAddMember:
+		return 4
+	case KindRemoveMember:
+		return 5
+	case KindSuspend:
+		return 6
+	case KindAnonymize:
+		return 7
+	case KindDelete:
+		return 8
+	}
+	return 9
 }
 
 // IsOffboarding reports whether k counts against the deletion thresholds.
