@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
@@ -13,13 +12,11 @@ import (
 func inSync(n int) Input {
 	const departments = 50
 	in := Input{
-		Desired: make([]model.User, 0, n),
-		Actual:  make([]model.User, 0, n+n/10),
-		Groups:  make([]model.Group, departments),
-		Policy:  policy(),
-		Now:     now,
-		// a few users in their grace period
-		State:          State{Suspended: map[string]time.Time{}},
+		Desired:        make([]model.User, 0, n),
+		Actual:         make([]model.User, 0, n+n/10),
+		Groups:         make([]model.Group, departments),
+		Policy:         policy(),
+		Now:            now,
 		SourceComplete: true,
 	}
 	for g := range departments {

@@ -35,8 +35,8 @@ const groupMarker = "group:"
 //
 // Managed target users absent from the desired set: an active one is suspended and its grace clock
 // starts now; an inactive one without a recorded start (state lost, suspended by hand) starts its
-// grace clock now; one suspended for at least GracePeriod gets AfterGrace (an already anonymized
-// one is left alone). Memberships of offboarded users are kept.
+// grace clock now; one suspended for at least GracePeriod gets AfterGrace (under Anonymize, an
+// already anonymized one is left alone and forgotten). Memberships of offboarded users are kept.
 //
 // Memberships (only when model.FieldGroups is managed): desired groups are resolved by the
 // operator's group externalId first, then by display name (managed groups first). Missing groups

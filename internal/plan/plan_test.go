@@ -206,6 +206,14 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			name: "rename changing only the case",
+			in: Input{
+				Desired: []model.User{person("alice", func(u *model.User) { u.UserName = "Alice" })},
+				Actual:  []model.User{inTarget(alice)},
+			},
+			want: []string{"update alice: userName"},
+		},
+		{
 			name: "rename onto an unmanaged userName: conflict, other fields still updated",
 			in: Input{
 				Desired: []model.User{person("alice", func(u *model.User) {

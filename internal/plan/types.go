@@ -60,8 +60,8 @@ type Policy struct {
 	// compared and patched. model.FieldGroups enables membership management; model.FieldActive
 	// lets the planner reactivate users someone else suspended (see Compute).
 	ManagedFields []string
-	// MaxDeletions caps offboardings (suspend+delete+anonymize) per run; <0 means unlimited and 0
-	// means none without approval.
+	// MaxDeletions caps offboardings (suspend+delete+anonymize, including suspensions of users
+	// disabled in the directory) per run; <0 means unlimited and 0 means none without approval.
 	MaxDeletions int
 	// MaxDeletionPercent caps offboardings per run as a percentage of managed users; 0 is off.
 	MaxDeletionPercent int
