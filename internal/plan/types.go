@@ -139,7 +139,8 @@ type Action struct {
 	UserName   string `json:"userName,omitempty"`
 	// Fields lists the fields an Update patches, in model.StringFields order.
 	Fields []string `json:"fields,omitempty"`
-	// User is the desired user for Create and Update (only Fields are patched by an Update).
+	// User is the desired user for Create and Update (only Fields are patched by an Update). Its
+	// Groups are informational: memberships change only through AddMember/RemoveMember actions.
 	User          *model.User `json:"user,omitempty"`
 	Group         string      `json:"group,omitempty"`
 	GroupTargetID string      `json:"groupTargetId,omitempty"`
