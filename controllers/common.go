@@ -1,0 +1,170 @@
+// Package controllers holds thin reconcilers: they read the objects, call the internal packages that
+// do the work, and publish the outcome as status, conditions and events.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+// Field indexes used to find the objects affected by a change.
+const (
+	indexSourceSecrets    = "spec.secrets"    // DirectorySource → Secret names it reads
+	indexSourceConfigMaps = "spec.configMaps" // DirectorySource → ConfigMap names it reads
+	indexTargetSecrets    = "spec.secrets"    // SyncTarget → Secret names it reads
+	indexTargetConfigMaps = "spec.configMaps" // SyncTarget → ConfigMap names it reads
+	indexTargetSource     = "spec.sourceRef"
+	indexTargetMappings   = "spec.mappingRefs"
+)
+
+// namespacedResolver reads Secret and ConfigMap keys of one namespace, uncached so that the manager
+// does not hold every Secret of the cluster in memory.
+type namespacedResolver struct {
+	reader    client.Reader
+	namespace string
+}
+
+func (r namespacedResolver) SecretKey(ctx context.Context, name, key string) ([]byte, error) {
+	var s corev1.Secret
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: r.namespace, Name: name}, &s); err != nil {
+		return nil, notFoundMessage(err)
+	}
+	v, ok := s.Data[key]
+	if !ok {
+		return nil, fmt.Errorf("has no key %q", key)
+	}
+	return v, nil
+}
+
+func (r namespacedResolver) ConfigMapKey(ctx context.Context, name, key string) ([]byte, error) {
+	var cm corev1.ConfigMap
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: r.namespace, Name: name}, &cm); err != nil {
+		return nil, notFoundMessage(err)
+	}
+	if v, ok := cm.Data[key]; ok {
+		return []byte(v), nil
+	}
+	if v, ok := cm.BinaryData[key]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("has no key %q", key)
+}
+
+func notFoundMessage(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("not found")
+	}
+	return err
+}
+
+// setCondition sets a condition with the object's generation.
+func setCondition(conds *[]metav1.Condition, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: gen,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// problemsForStatus converts the first max problems for a status report.
+func problemsForStatus(problems []model.Problem, max int) []v1.UserProblem {
+	if len(problems) > max {
+		problems = problems[:max]
+	}
+	out := make([]v1.UserProblem, 0, len(problems))
+	for _, p := range problems {
+		out = append(out, v1.UserProblem{Subject: truncate(p.Subject, 256), Reason: string(p.Reason), Message: truncate(p.Message, 512)})
+	}
+	return out
+}
+
+func boolStatus(b bool) metav1.ConditionStatus {
+	if b {
+		return metav1.ConditionTrue
+	}
+	return metav1.ConditionFalse
+}
+
+// sourceSecrets lists the Secrets a DirectorySource reads.
+func sourceSecrets(ds *v1.DirectorySource) []string {
+	var out []string
+	if l := ds.Spec.LDAP; l != nil {
+		out = append(out, l.BindSecretRef.Name)
+		out = append(out, caSecret(l.TLS)...)
+	}
+	if h := ds.Spec.HR; h != nil {
+		if h.SecretRef != nil {
+			out = append(out, h.SecretRef.Name)
+		}
+		if h.HTTP != nil {
+			if h.HTTP.BearerTokenSecretRef != nil {
+				out = append(out, h.HTTP.BearerTokenSecretRef.Name)
+			}
+			out = append(out, caSecret(h.HTTP.TLS)...)
+		}
+	}
+	return out
+}
+
+// sourceConfigMaps lists the ConfigMaps a DirectorySource reads.
+func sourceConfigMaps(ds *v1.DirectorySource) []string {
+	var out []string
+	if l := ds.Spec.LDAP; l != nil {
+		out = append(out, caConfigMap(l.TLS)...)
+	}
+	if h := ds.Spec.HR; h != nil {
+		if h.ConfigMapRef != nil {
+			out = append(out, h.ConfigMapRef.Name)
+		}
+		if h.HTTP != nil {
+			out = append(out, caConfigMap(h.HTTP.TLS)...)
+		}
+	}
+	return out
+}
+
+func caSecret(t *v1.TLSConfig) []string {
+	if t != nil && t.CA != nil && t.CA.SecretRef != nil {
+		return []string{t.CA.SecretRef.Name}
+	}
+	return nil
+}
+
+func caConfigMap(t *v1.TLSConfig) []string {
+	if t != nil && t.CA != nil && t.CA.ConfigMapRef != nil {
+		return []string{t.CA.ConfigMapRef.Name}
+	}
+	return nil
+}
+
+func itoa(n int32) string { return fmt.Sprintf("%d", n) }
+
+// sameCondition reports whether condition typ has the same status and reason in both lists.
+func sameCondition(a, b []metav1.Condition, typ string) bool {
+	ca, cb := meta.FindStatusCondition(a, typ), meta.FindStatusCondition(b, typ)
+	if ca == nil || cb == nil {
+		return ca == cb
+	}
+	return ca.Status == cb.Status && ca.Reason == cb.Reason
+}
+
+type modelProblem = model.Problem
+
+func sortSuspended(list []v1.SuspendedUser) {
+	sort.Slice(list, func(i, j int) bool { return list[i].ExternalID < list[j].ExternalID })
+}

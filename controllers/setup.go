@@ -1,0 +1,36 @@
+package controllers
+
+import (
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/directory-sync/directory-sync-operator/internal/mapping"
+)
+
+// Options tune the reconcilers; zero values select production defaults.
+type Options struct {
+	// Now is the clock of sync runs (tests move it forward to pass a grace period).
+	Now func() time.Time
+	// RunTimeout bounds one sync run.
+	RunTimeout time.Duration
+}
+
+// SetupAll registers the three controllers with the manager.
+func SetupAll(mgr ctrl.Manager, opts Options) error {
+	reader := mgr.GetAPIReader()
+	if err := (&DirectorySourceReconciler{
+		Client: mgr.GetClient(), APIReader: reader, Recorder: mgr.GetEventRecorder("directorysource-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&SyncTargetReconciler{
+		Client: mgr.GetClient(), APIReader: reader, Recorder: mgr.GetEventRecorder("synctarget-controller"),
+		Mappers: &mapping.Cache{}, Now: opts.Now, RunTimeout: opts.RunTimeout,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&MappingRuleReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("mappingrule-controller"),
+	}).SetupWithManager(mgr)
+}

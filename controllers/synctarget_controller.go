@@ -1,0 +1,480 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/connect"
+	"github.com/directory-sync/directory-sync-operator/internal/mapping"
+	"github.com/directory-sync/directory-sync-operator/internal/plan"
+	"github.com/directory-sync/directory-sync-operator/internal/syncer"
+)
+
+// finalizerName is set on SyncTargets. Deleting a SyncTarget leaves every target user as it is:
+// the finalizer only lets the operator stop the target's runs and drop its metrics first.
+const finalizerName = "sync.directorysync.io/finalizer"
+
+// SyncTargetReconciler runs the sync loop of each SyncTarget every spec.interval.
+type SyncTargetReconciler struct {
+	client.Client
+	// APIReader reads Secrets and ConfigMaps without caching them.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	// Mappers caches compiled MappingRules by name and generation.
+	Mappers *mapping.Cache
+	// RunTimeout bounds one run (default 30m).
+	RunTimeout time.Duration
+	// Now is the clock (default time.Now); tests move it to pass a grace period.
+	Now func() time.Time
+}
+
+func (r *SyncTargetReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	var st v1.SyncTarget
+	if err := r.Get(ctx, req.NamespacedName, &st); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !st.DeletionTimestamp.IsZero() {
+		forgetMetrics(req.String())
+		if controllerutil.RemoveFinalizer(&st, finalizerName) {
+			return ctrl.Result{}, r.Update(ctx, &st)
+		}
+		return ctrl.Result{}, nil
+	}
+	if controllerutil.AddFinalizer(&st, finalizerName) {
+		if err := r.Update(ctx, &st); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	before := st.DeepCopy()
+	interval := 15 * time.Minute
+	if st.Spec.Interval != nil && st.Spec.Interval.Duration > 0 {
+		interval = st.Spec.Interval.Duration
+	}
+	result, runErr := r.sync(ctx, &st)
+	st.Status.ObservedGeneration = st.Generation
+	if err := r.Status().Patch(ctx, &st, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if runErr != nil {
+		log.Info("sync did not complete", "error", runErr.Error())
+	}
+	if result.requeueAfter > 0 {
+		return ctrl.Result{RequeueAfter: result.requeueAfter}, nil
+	}
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+type syncOutcome struct{ requeueAfter time.Duration }
+
+// retryAfter is how soon a run that could not start is tried again.
+func retryAfter(st *v1.SyncTarget) time.Duration {
+	if st.Spec.Interval != nil && st.Spec.Interval.Duration < time.Minute {
+		return st.Spec.Interval.Duration
+	}
+	return time.Minute
+}
+
+// sync runs one sync and records the outcome in st.Status.
+func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syncOutcome, error) {
+	log := logf.FromContext(ctx)
+	status := &st.Status
+	gen := st.Generation
+	notReady := func(reason, msg string, stalled bool) (syncOutcome, error) {
+		setCondition(&status.Conditions, gen, v1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		setCondition(&status.Conditions, gen, v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
+		setCondition(&status.Conditions, gen, v1.ConditionStalled, boolStatus(stalled), reason, msg)
+		return syncOutcome{requeueAfter: retryAfter(st)}, fmt.Errorf("%s", msg)
+	}
+
+	if st.Spec.Suspend {
+		setCondition(&status.Conditions, gen, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonSuspended, "syncing is suspended (spec.suspend)")
+		setCondition(&status.Conditions, gen, v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonSuspended, "syncing is suspended (spec.suspend)")
+		return syncOutcome{requeueAfter: 24 * time.Hour}, nil
+	}
+
+	// The DirectorySource and MappingRules must exist and be valid.
+	var ds v1.DirectorySource
+	if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: st.Spec.SourceRef.Name}, &ds); err != nil {
+		return notReady(v1.ReasonSourceNotReady, fmt.Sprintf("DirectorySource %q: %v", st.Spec.SourceRef.Name, err), apierrors.IsNotFound(err))
+	}
+	rules := make([]mapping.NamedRule, 0, len(st.Spec.MappingRefs))
+	for _, ref := range st.Spec.MappingRefs {
+		var mr v1.MappingRule
+		if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, &mr); err != nil {
+			return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q: %v", ref.Name, err), apierrors.IsNotFound(err))
+		}
+		rules = append(rules, mapping.NamedRule{Name: mr.Name, Generation: mr.Generation, Spec: mr.Spec})
+	}
+	mapper, err := r.Mappers.Get(rules)
+	if err != nil {
+		return notReady(v1.ReasonMappingNotReady, "mapping rules do not compile: "+compileMessage(err), true)
+	}
+
+	resolver := namespacedResolver{r.APIReader, st.Namespace}
+	src, err := connect.Source(ctx, ds.Spec, resolver, log)
+	if err != nil {
+		reason, msg := sourceErrorReason(err)
+		setCondition(&status.Conditions, gen, v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
+		return notReady(reason, "directory source: "+msg, false)
+	}
+	target, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
+	if err != nil {
+		reason := v1.ReasonInvalidConfig
+		if connect.IsRefError(err) {
+			reason = v1.ReasonSecretNotFound
+		}
+		return notReady(reason, "SCIM target: "+err.Error(), false)
+	}
+
+	approval := st.Annotations[v1.AnnotationApproveDeletions]
+	policy := policyFor(st, mapper.ManagedFields(), approval != "" && approval != status.ApprovedDeletionsUsed)
+	timeout := r.RunTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Minute
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, runErr := syncer.Run(runCtx, syncer.Options{
+		Source:      src,
+		Mapper:      mapper,
+		Target:      target,
+		Policy:      policy,
+		State:       stateFromStatus(status.Suspended),
+		DryRun:      st.Spec.DryRun,
+		Concurrency: int(st.Spec.SCIM.MaxConcurrency),
+		Now:         r.now,
+	})
+	observeRun(client.ObjectKeyFromObject(st).String(), res)
+	r.publish(st, res, runErr, approval)
+	if res.SourceErr != nil || res.TargetErr != nil {
+		return syncOutcome{requeueAfter: retryAfter(st)}, runErr
+	}
+	return syncOutcome{}, runErr
+}
+
+// policyFor translates the spec into the planner's policy.
+func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Policy {
+	s := st.Spec
+	p := plan.Policy{
+		ExternalIDPrefix:   s.ExternalIDPrefix,
+		GracePeriod:        30 * 24 * time.Hour,
+		AfterGrace:         plan.OffboardDelete,
+		ManagedFields:      managedFields,
+		MaxDeletions:       25,
+		MaxDeletionPercent: 10,
+		MinSourcePercent:   50,
+		ApprovedDeletions:  approved,
+	}
+	if p.ExternalIDPrefix == "" {
+		p.ExternalIDPrefix = "dirsync:"
+	}
+	if g := s.Offboarding.GracePeriod; g != nil {
+		p.GracePeriod = g.Duration
+	}
+	if s.Offboarding.AfterGrace != "" {
+		p.AfterGrace = plan.OffboardAction(s.Offboarding.AfterGrace)
+	}
+	if v := s.Safety.MaxDeletions; v != nil {
+		p.MaxDeletions = int(*v)
+	}
+	if v := s.Safety.MaxDeletionPercent; v != nil {
+		p.MaxDeletionPercent = int(*v)
+	}
+	if v := s.Safety.MinSourcePercent; v != nil {
+		p.MinSourcePercent = int(*v)
+	}
+	return p
+}
+
+func stateFromStatus(list []v1.SuspendedUser) plan.State {
+	if len(list) == 0 {
+		return plan.State{}
+	}
+	s := plan.State{Suspended: make(map[string]time.Time, len(list))}
+	for _, u := range list {
+		s.Suspended[u.ExternalID] = u.Since.Time
+	}
+	return s
+}
+
+// statusFromState keeps the suspended users sorted by externalId, with the userName known from before.
+func statusFromState(s plan.State, previous []v1.SuspendedUser, names map[string]string) []v1.SuspendedUser {
+	prevNames := make(map[string]string, len(previous))
+	for _, p := range previous {
+		prevNames[p.ExternalID] = p.UserName
+	}
+	out := make([]v1.SuspendedUser, 0, len(s.Suspended))
+	for ext, since := range s.Suspended {
+		name := names[ext]
+		if name == "" {
+			name = prevNames[ext]
+		}
+		out = append(out, v1.SuspendedUser{ExternalID: ext, UserName: name, Since: metav1.NewTime(since.UTC().Truncate(time.Second))})
+	}
+	sortSuspended(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// publish records one run's outcome: conditions, counters, problems, plan and events.
+func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, runErr error, approval string) {
+	status := &st.Status
+	gen := st.Generation
+	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
+		setCondition(&status.Conditions, gen, typ, s, reason, msg)
+	}
+	warn := func(reason, action, msg string) {
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, reason, action, "%s", truncate(msg, 1000))
+	}
+
+	if res.SourceErr != nil {
+		reason, msg := sourceErrorReason(res.SourceErr)
+		msg = "directory not readable, nothing was changed: " + msg
+		set(v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
+		set(v1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
+		set(v1.ConditionStalled, metav1.ConditionFalse, reason, msg)
+		warn(reason, "Read", msg)
+		return
+	}
+	snap := res.Snapshot
+	set(v1.ConditionSourceReachable, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("read %d entries", len(snap.Records)))
+	if res.TargetErr != nil {
+		msg := "SCIM target not readable, nothing was changed: " + res.TargetErr.Error()
+		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
+		set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
+		warn(v1.ReasonTargetUnreachable, "Sync", msg)
+		return
+	}
+	if res.Plan == nil { // mapping was interrupted
+		msg := "run interrupted: " + fmt.Sprint(runErr)
+		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonReconciling, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonReconciling, msg)
+		return
+	}
+	p := res.Plan
+	sum := p.Summary
+	problems := append(append([]modelProblem{}, res.Skipped...), res.Failures...)
+	status.Problems = problemsForStatus(problems, 50)
+	status.ProblemsTotal = int32(len(problems))
+	now := metav1.NewTime(r.now())
+	status.LastSyncTime = &now
+	status.LastSyncDuration = &metav1.Duration{Duration: res.Duration.Round(time.Millisecond)}
+	skipped := int32(len(res.Skipped))
+
+	if p.Blocked != nil || st.Spec.DryRun {
+		status.Plan = planSummary(p)
+		status.LastRun = plannedCounts(p, skipped)
+		status.ManagedUsers = int32(sum.Managed)
+		if p.Blocked != nil {
+			msg := p.Blocked.Message + fmt.Sprintf("; nothing was changed. Raise spec.safety limits or set the annotation %s to approve one run", v1.AnnotationApproveDeletions)
+			set(v1.ConditionStalled, metav1.ConditionTrue, p.Blocked.Reason, msg)
+			set(v1.ConditionReady, metav1.ConditionFalse, p.Blocked.Reason, msg)
+			set(v1.ConditionSynced, metav1.ConditionFalse, p.Blocked.Reason, msg)
+			warn(p.Blocked.Reason, "Sync", msg)
+			return
+		}
+		msg := fmt.Sprintf("dry run: %d actions planned, nothing written (see status.plan)", len(p.Actions))
+		set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonDryRun, msg)
+		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonDryRun, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonDryRun, msg)
+		set(v1.ConditionDegraded, boolStatus(p.OffboardingHeld != nil), heldReason(p), heldMessage(p))
+		return
+	}
+
+	// Applied.
+	c := res.Counts
+	status.Plan = nil
+	status.LastRun = v1.RunCounts{
+		Created: int32(c.Created), Updated: int32(c.Updated), Suspended: int32(c.Suspended), Reactivated: int32(c.Reactivated),
+		Deleted: int32(c.Deleted), Anonymized: int32(c.Anonymized), GroupChanges: int32(c.GroupChanges),
+		Skipped: skipped, Failed: int32(c.Failed),
+	}
+	status.ManagedUsers = int32(sum.Managed + c.Created - c.Deleted)
+	names := map[string]string{}
+	for _, a := range p.Actions {
+		if a.Kind == plan.KindSuspend {
+			names[a.ExternalID] = a.UserName
+		}
+	}
+	status.Suspended = statusFromState(res.State, status.Suspended, names)
+	if p.ApprovalUsed {
+		status.ApprovedDeletionsUsed = approval
+	}
+	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "")
+	summary := fmt.Sprintf("created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, failed %d",
+		c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, c.Failed)
+	switch {
+	case runErr != nil:
+		msg := "run interrupted after: " + summary + ": " + runErr.Error()
+		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonReconciling, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonReconciling, msg)
+		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonReconciling, msg)
+	case c.Failed > 0:
+		msg := fmt.Sprintf("%d actions failed (see status.problems): %s", c.Failed, summary)
+		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonPartialFailure, msg)
+		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonPartialFailure, msg)
+		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonPartialFailure, msg)
+		warn(v1.ReasonPartialFailure, "Sync", msg)
+	default:
+		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("%d users in sync; last run %s", status.ManagedUsers, summary))
+		set(v1.ConditionSynced, metav1.ConditionTrue, v1.ReasonSucceeded, summary)
+		set(v1.ConditionDegraded, boolStatus(p.OffboardingHeld != nil), heldReason(p), heldMessage(p))
+	}
+	if p.OffboardingHeld != nil {
+		warn(heldReason(p), "Offboard", heldMessage(p))
+	}
+	if len(p.Actions) > 0 && c.Failed == 0 && runErr == nil {
+		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "Synced", "Sync", "%s", summary)
+	}
+}
+
+func heldReason(p *plan.Plan) string {
+	if p.OffboardingHeld == nil {
+		return v1.ReasonSucceeded
+	}
+	switch p.OffboardingHeld.Reason {
+	case plan.ReasonSourceIncomplete:
+		return v1.ReasonSourceIncomplete
+	case plan.ReasonSuspiciousSource:
+		return v1.ReasonSuspiciouslyEmptySource
+	}
+	return p.OffboardingHeld.Reason
+}
+
+func heldMessage(p *plan.Plan) string {
+	if p.OffboardingHeld == nil {
+		return ""
+	}
+	return "nobody was offboarded: " + p.OffboardingHeld.Message
+}
+
+// planSummary publishes a plan that was not applied.
+func planSummary(p *plan.Plan) *v1.PlanSummary {
+	const maxLines = 100
+	lines := make([]string, 0, min(len(p.Actions), maxLines))
+	for i, a := range p.Actions {
+		if i == maxLines {
+			break
+		}
+		lines = append(lines, truncate(a.Describe(), 256))
+	}
+	ps := &v1.PlanSummary{Counts: plannedCounts(p, int32(len(p.Problems))), Actions: lines, TotalActions: int32(len(p.Actions))}
+	if p.Blocked != nil {
+		ps.Blocked = p.Blocked.Reason + ": " + p.Blocked.Message
+	}
+	return ps
+}
+
+func plannedCounts(p *plan.Plan, skipped int32) v1.RunCounts {
+	s := p.Summary
+	return v1.RunCounts{
+		Created: int32(s.Creates), Updated: int32(s.Updates), Reactivated: int32(s.Reactivations),
+		Suspended: int32(s.Suspensions), Deleted: int32(s.Deletions), Anonymized: int32(s.Anonymizations),
+		GroupChanges: int32(s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped,
+	}
+}
+
+// SetupWithManager registers the controller, its indexes and the watches that trigger a run when
+// something a SyncTarget depends on changes.
+func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Mappers == nil {
+		r.Mappers = &mapping.Cache{}
+	}
+	idx := mgr.GetFieldIndexer()
+	ctx := context.Background()
+	indexes := map[string]func(*v1.SyncTarget) []string{
+		indexTargetSource: func(st *v1.SyncTarget) []string { return []string{st.Spec.SourceRef.Name} },
+		indexTargetMappings: func(st *v1.SyncTarget) []string {
+			names := make([]string, 0, len(st.Spec.MappingRefs))
+			for _, m := range st.Spec.MappingRefs {
+				names = append(names, m.Name)
+			}
+			return names
+		},
+		indexTargetSecrets: func(st *v1.SyncTarget) []string {
+			return append([]string{st.Spec.SCIM.TokenSecretRef.Name}, caSecret(st.Spec.SCIM.TLS)...)
+		},
+		indexTargetConfigMaps: func(st *v1.SyncTarget) []string { return caConfigMap(st.Spec.SCIM.TLS) },
+	}
+	for name, fn := range indexes {
+		fn := fn
+		if err := idx.IndexField(ctx, &v1.SyncTarget{}, name, func(o client.Object) []string { return fn(o.(*v1.SyncTarget)) }); err != nil {
+			return err
+		}
+	}
+	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.SyncTarget{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&v1.DirectorySource{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetSource)), specChanged).
+		Watches(&v1.MappingRule{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetMappings)), specChanged).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetSecrets, indexSourceSecrets))).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetConfigMaps, indexSourceConfigMaps))).
+		Named("synctarget").
+		Complete(r)
+}
+
+// targetsBy maps an object to the SyncTargets whose index holds its name.
+func (r *SyncTargetReconciler) targetsBy(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		return r.listTargets(ctx, o.GetNamespace(), index, o.GetName())
+	}
+}
+
+// targetsByReference maps a Secret or ConfigMap to the SyncTargets reading it directly or through
+// their DirectorySource.
+func (r *SyncTargetReconciler) targetsByReference(targetIndex, sourceIndex string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		reqs := r.listTargets(ctx, o.GetNamespace(), targetIndex, o.GetName())
+		var sources v1.DirectorySourceList
+		if err := r.List(ctx, &sources, client.InNamespace(o.GetNamespace()), client.MatchingFields{sourceIndex: o.GetName()}); err != nil {
+			return reqs
+		}
+		for _, ds := range sources.Items {
+			reqs = append(reqs, r.listTargets(ctx, ds.Namespace, indexTargetSource, ds.Name)...)
+		}
+		return reqs
+	}
+}
+
+func (r *SyncTargetReconciler) listTargets(ctx context.Context, ns, index, value string) []reconcile.Request {
+	var list v1.SyncTargetList
+	if err := r.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{index: value}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, st := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
+	}
+	return reqs
+}

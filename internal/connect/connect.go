@@ -1,0 +1,264 @@
+// Package connect builds the runtime parts of a sync — a directory.Source and a SCIM target — from the
+// v1alpha1 specs and the Secret and ConfigMap data they refer to. Reading those objects is left to a
+// Resolver, so this package needs no Kubernetes client and is testable on its own.
+package connect
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/directory/hr"
+	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
+	"github.com/directory-sync/directory-sync-operator/internal/scim"
+)
+
+// Resolver reads referenced data from the object's namespace.
+type Resolver interface {
+	SecretKey(ctx context.Context, name, key string) ([]byte, error)
+	ConfigMapKey(ctx context.Context, name, key string) ([]byte, error)
+}
+
+// RefError says that a referenced Secret or ConfigMap (or a key of it) is missing.
+type RefError struct {
+	Kind, Name, Key string
+	Err             error
+}
+
+func (e *RefError) Error() string {
+	return fmt.Sprintf("%s %q key %q: %v", e.Kind, e.Name, e.Key, e.Err)
+}
+
+func (e *RefError) Unwrap() error { return e.Err }
+
+// IsRefError reports whether err is a missing reference.
+func IsRefError(err error) bool {
+	var re *RefError
+	return errors.As(err, &re)
+}
+
+func secret(ctx context.Context, r Resolver, name, key string) ([]byte, error) {
+	b, err := r.SecretKey(ctx, name, key)
+	if err != nil {
+		return nil, &RefError{Kind: "Secret", Name: name, Key: key, Err: err}
+	}
+	return b, nil
+}
+
+func configMap(ctx context.Context, r Resolver, name, key string) ([]byte, error) {
+	b, err := r.ConfigMapKey(ctx, name, key)
+	if err != nil {
+		return nil, &RefError{Kind: "ConfigMap", Name: name, Key: key, Err: err}
+	}
+	return b, nil
+}
+
+// caBundle reads a CA bundle reference; nil when unset.
+func caBundle(ctx context.Context, r Resolver, tlsCfg *v1.TLSConfig) ([]byte, error) {
+	if tlsCfg == nil || tlsCfg.CA == nil {
+		return nil, nil
+	}
+	if ref := tlsCfg.CA.SecretRef; ref != nil {
+		return secret(ctx, r, ref.Name, ref.Key)
+	}
+	if ref := tlsCfg.CA.ConfigMapRef; ref != nil {
+		return configMap(ctx, r, ref.Name, ref.Key)
+	}
+	return nil, nil
+}
+
+// LDAPConfig translates an LDAPSource spec, filling in the flavor's defaults.
+func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Config, error) {
+	ref := spec.BindSecretRef
+	userKey, passKey := orDefault(ref.UsernameKey, "username"), orDefault(ref.PasswordKey, "password")
+	bindDN, err := secret(ctx, r, ref.Name, userKey)
+	if err != nil {
+		return ldap.Config{}, err
+	}
+	password, err := secret(ctx, r, ref.Name, passKey)
+	if err != nil {
+		return ldap.Config{}, err
+	}
+	ca, err := caBundle(ctx, r, spec.TLS)
+	if err != nil {
+		return ldap.Config{}, err
+	}
+	ad := spec.Flavor == v1.FlavorActiveDirectory
+	cfg := ldap.Config{
+		URL:          spec.URL,
+		StartTLS:     spec.StartTLS,
+		CACertPEM:    ca,
+		BindDN:       strings.TrimSpace(string(bindDN)),
+		BindPassword: string(password),
+		BaseDN:       spec.BaseDN,
+		Scope:        ldap.ScopeSub,
+		UserFilter:   spec.UserFilter,
+		Attributes:   spec.Attributes,
+		IDAttribute:  spec.IDAttribute,
+		PageSize:     int(spec.PageSize),
+		Groups:       ldap.GroupsConfig{Mode: ldap.GroupsMemberOf},
+	}
+	cfg.Timeout = durationOf(spec.Timeout, ldap.DefaultTimeout)
+	if spec.TLS != nil {
+		cfg.InsecureSkipVerify = spec.TLS.InsecureSkipVerify
+		cfg.ServerName = spec.TLS.ServerName
+	}
+	if spec.Scope == "OneLevel" {
+		cfg.Scope = ldap.ScopeOne
+	}
+	if ad {
+		cfg.IDAttribute = orDefault(cfg.IDAttribute, "objectGUID")
+		cfg.Groups.Mode = ldap.GroupsInChain
+		cfg.Disabled.Mode = ldap.DisabledActiveDirectory
+	}
+	if g := spec.Groups; g != nil {
+		cfg.Groups = ldap.GroupsConfig{
+			Mode:          map[string]string{"None": ldap.GroupsNone, "MemberOf": ldap.GroupsMemberOf, "InChain": ldap.GroupsInChain, "Recursive": ldap.GroupsRecursive}[g.Mode],
+			GroupBaseDN:   g.BaseDN,
+			GroupFilter:   g.Filter,
+			NameAttribute: g.NameAttribute,
+		}
+	}
+	if d := spec.Disabled; d != nil {
+		cfg.Disabled = ldap.DisabledConfig{
+			Mode:      map[string]string{"None": ldap.DisabledNone, "ActiveDirectory": ldap.DisabledActiveDirectory, "Attribute": ldap.DisabledAttribute}[d.Mode],
+			Attribute: d.Attribute,
+			Value:     d.Value,
+		}
+	}
+	if inc := spec.Incremental; inc != nil {
+		cfg.Incremental.Attribute = inc.Attribute
+	}
+	return cfg, cfg.Validate()
+}
+
+// HRConfig translates an HRSource spec.
+func HRConfig(spec *v1.HRSource) hr.Config {
+	cfg := hr.Config{
+		Format:          strings.ToLower(spec.Format),
+		Delimiter:       ',',
+		IDColumn:        spec.IDColumn,
+		GroupsColumn:    spec.GroupsColumn,
+		GroupsSeparator: orDefault(spec.GroupsSeparator, ";"),
+		DisabledColumn:  spec.DisabledColumn,
+		DisabledValues:  spec.DisabledValues,
+	}
+	if d := []rune(spec.Delimiter); len(d) == 1 {
+		cfg.Delimiter = d[0]
+	}
+	return cfg
+}
+
+// Source builds the directory.Source of a DirectorySource. HTTP HR sources keep an ETag cache, so
+// callers should reuse the returned source while the spec and its references are unchanged.
+func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log logr.Logger) (directory.Source, error) {
+	switch {
+	case spec.LDAP != nil:
+		cfg, err := LDAPConfig(ctx, spec.LDAP, r)
+		if err != nil {
+			return nil, err
+		}
+		return ldap.New(cfg, ldap.WithLogger(log))
+	case spec.HR != nil:
+		h := spec.HR
+		cfg := HRConfig(h)
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		switch {
+		case h.ConfigMapRef != nil:
+			data, err := configMap(ctx, r, h.ConfigMapRef.Name, h.ConfigMapRef.Key)
+			if err != nil {
+				return nil, err
+			}
+			return hr.NewStatic(data, cfg), nil
+		case h.SecretRef != nil:
+			data, err := secret(ctx, r, h.SecretRef.Name, h.SecretRef.Key)
+			if err != nil {
+				return nil, err
+			}
+			return hr.NewStatic(data, cfg), nil
+		case h.HTTP != nil:
+			opts := hr.HTTPOptions{Timeout: durationOf(h.HTTP.Timeout, hr.DefaultHTTPTimeout), MaxBytes: h.HTTP.MaxBytes}
+			if ref := h.HTTP.BearerTokenSecretRef; ref != nil {
+				tok, err := secret(ctx, r, ref.Name, ref.Key)
+				if err != nil {
+					return nil, err
+				}
+				opts.BearerToken = strings.TrimSpace(string(tok))
+			}
+			ca, err := caBundle(ctx, r, h.HTTP.TLS)
+			if err != nil {
+				return nil, err
+			}
+			opts.CACertPEM = ca
+			if h.HTTP.TLS != nil && h.HTTP.TLS.InsecureSkipVerify {
+				opts.CACertPEM = nil
+				opts.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // explicit opt-in
+			}
+			return hr.NewHTTP(h.HTTP.URL, cfg, opts), nil
+		}
+	}
+	return nil, directory.Errorf(directory.KindInvalidConfig, nil, "spec sets neither ldap nor hr")
+}
+
+// SCIMTarget builds the SCIM client and model adapter of a SyncTarget.
+func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Logger) (*scim.Target, error) {
+	token, err := secret(ctx, r, spec.TokenSecretRef.Name, spec.TokenSecretRef.Key)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := caBundle(ctx, r, spec.TLS)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if spec.TLS != nil {
+		tlsCfg.InsecureSkipVerify = spec.TLS.InsecureSkipVerify //nolint:gosec // explicit opt-in
+		tlsCfg.ServerName = spec.TLS.ServerName
+	}
+	if len(ca) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("the CA bundle of the SCIM target holds no PEM certificate")
+		}
+		tlsCfg.RootCAs = pool
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsCfg
+	c, err := scim.New(spec.URL, scim.Options{
+		Token:       strings.TrimSpace(string(token)),
+		HTTPClient:  &http.Client{Transport: transport, Timeout: durationOf(spec.Timeout, 30*time.Second)},
+		Concurrency: int(spec.MaxConcurrency),
+		UserAgent:   "directory-sync-operator",
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return scim.NewTarget(c), nil
+}
+
+func durationOf(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
