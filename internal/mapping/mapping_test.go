@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"strconv"
@@ -400,7 +402,7 @@ func TestCostLimitStopsExpensiveExpression(t *testing.T) {
 	rule.Spec.Fields[5].Expression = "string(record.groups.map(a, record.groups.map(b, a + b)).size())"
 	m := mustCompile(t, rule)
 	rec := alice()
-	for i := range 3000 {
+	for i := range 1500 { // 1500² pairs cost more than CostLimit
 		rec.Groups = append(rec.Groups, strings.Repeat("g", i%50))
 	}
 	res := m.Map(rec)
@@ -436,5 +438,15 @@ func TestMapAllDeterministic(t *testing.T) {
 	}
 	if problems[0].Subject != "user3" || problems[499].Subject != "user4993" {
 		t.Errorf("problems out of order: %v ... %v", problems[0], problems[499])
+	}
+}
+
+func TestMapAllContextCancelled(t *testing.T) {
+	m := mustCompile(t, baseRule())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	users, _, _, err := m.MapAllContext(ctx, benchRecords(2000))
+	if !errors.Is(err, context.Canceled) || users != nil {
+		t.Errorf("got %d users and error %v, want context.Canceled", len(users), err)
 	}
 }
