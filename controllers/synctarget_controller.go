@@ -130,7 +130,8 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, &mr); err != nil {
 			return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q: %v", ref.Name, err), apierrors.IsNotFound(err))
 		}
-		rules = append(rules, mapping.NamedRule{Name: mr.Name, Generation: mr.Generation, Spec: mr.Spec})
+		// The compile cache is shared by all namespaces, so rules are keyed by namespace/name.
+		rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, Generation: mr.Generation, Spec: mr.Spec})
 	}
 	mapper, err := r.Mappers.Get(rules)
 	if err != nil {
