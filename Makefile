@@ -45,9 +45,8 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 	K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh
 
 .PHONY: test-deps
-test-deps: envtest ## Install what the tests need (envtest binaries, SCIM test server packages).
-	@if [ -f $(SCIM_SERVER_DIR)/package-lock.json ] && [ ! -d $(SCIM_SERVER_DIR)/node_modules ]; then \
-		npm ci --prefix $(SCIM_SERVER_DIR) --no-audit --no-fund; fi
+test-deps: envtest ## Install what the tests need: envtest binaries, slapd, the SCIM test server's packages.
+	hack/install-deps.sh
 
 .PHONY: test
 test: test-deps vet ## Run all tests: unit, envtest (real kube-apiserver+etcd), slapd and SCIM server integration.
