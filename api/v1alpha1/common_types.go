@@ -42,7 +42,8 @@ const (
 )
 
 // AnnotationApproveDeletions, set on a SyncTarget, lets one run exceed the deletion threshold.
-// The operator removes it after that run, so the approval is one-shot.
+// The approval is one-shot: the run that uses it records the value in status.approvedDeletionsUsed,
+// and only a new value approves again. The annotation itself is left alone (GitOps friendly).
 const AnnotationApproveDeletions = "sync.directorysync.io/approve-deletions"
 
 // SecretKeySelector names a key of a Secret in the object's namespace.

@@ -52,7 +52,8 @@ type FieldMapping struct {
 	// Target field. groups takes a list of strings, active a bool, the others a string.
 	// manager takes the manager's directory ID (e.g. resolved from a DN).
 	Target TargetField `json:"target"`
-	// From copies the first value of a directory attribute, e.g. mail or telephoneNumber.
+	// From copies the first value of a directory attribute, e.g. mail or telephoneNumber
+	// (for groups: all values of the attribute).
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	From string `json:"from,omitempty"`
