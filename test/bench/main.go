@@ -288,7 +288,8 @@ func (b *bench) report() string {
 	}
 	fmt.Fprintf(&w, "\nPeak RSS is VmHWM of the bench process, reset (/proc/self/clear_refs) after a GC just before the run; "+
 		"it includes the in-memory target's data (the RSS before the run), which a real deployment keeps in the SCIM service instead.\n")
-	fmt.Fprintf(&w, "\nReproduce: `make bench` (or `go run ./test/bench`).\n")
+	fmt.Fprintf(&w, "\nTimes are single runs; on a shared 2-core machine they varied by up to 2x between bench runs.\n")
+	fmt.Fprintf(&w, "\nReproduce: `make bench`, or `go run ./test/bench -results test/bench/RESULTS.md` to rewrite this file.\n")
 	return w.String()
 }
 

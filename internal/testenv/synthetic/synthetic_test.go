@@ -13,9 +13,6 @@ func TestReadIsDeterministicAndChangesOnlyMarkedUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := src.Read(context.Background())
-	for i := range a.Records {
-		a.Records[i].Attributes, b.Records[i].Attributes = nil, nil // compared below via the changed read
-	}
 	if !reflect.DeepEqual(a.Records, b.Records) || len(a.Records) != 500 || !a.Complete {
 		t.Fatal("two reads differ")
 	}
