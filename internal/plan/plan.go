@@ -452,7 +452,7 @@ func (p *planner) planAdditions(d *model.User, targetID string) {
 				p.newGroups = map[string]struct{}{}
 			}
 			p.newGroups[name] = struct{}{}
-			p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, UserName: d.UserName, Group: name,
+			p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName, Group: name,
 				Reason: "in group in source"})
 			continue
 		}

@@ -659,3 +659,26 @@ func TestAnonymizedUser(t *testing.T) {
 		t.Error("IsAnonymized does not recognise the placeholder")
 	}
 }
+
+// An existing user joining a group that this run creates must be named by its target id, so that
+// the engine can add it without looking among the users created in the run.
+func TestAddToNewGroupNamesExistingUser(t *testing.T) {
+	const prefix = "dirsync:"
+	actual := model.User{ExternalID: prefix + "1", TargetID: "t1", UserName: "ann", Email: "ann@x", Active: true}
+	desired := actual
+	desired.TargetID = ""
+	desired.Groups = []string{"New Team"}
+	p := Compute(Input{
+		Desired: []model.User{desired}, Actual: []model.User{actual}, SourceComplete: true, Now: time.Unix(0, 0),
+		Policy: Policy{ExternalIDPrefix: prefix, ManagedFields: []string{model.FieldUserName, model.FieldEmail, model.FieldGroups}, MaxDeletions: -1},
+	})
+	var add *Action
+	for i := range p.Actions {
+		if p.Actions[i].Kind == KindAddMember {
+			add = &p.Actions[i]
+		}
+	}
+	if add == nil || add.Group != "New Team" || add.TargetID != "t1" {
+		t.Fatalf("want AddMember of t1 to the new group, got %+v", p.Actions)
+	}
+}

@@ -139,14 +139,15 @@ type applier struct {
 	o   Options
 	res *Result
 
-	mu         sync.Mutex
-	userIDs    map[string]string // externalId → target id (users created in this run)
-	groupIDs   map[string]string // display name → target id (groups created in this run)
-	failedExts map[string]bool
+	mu       sync.Mutex
+	userIDs  map[string]string // externalId → target id (users created in this run)
+	groupIDs map[string]string // display name → target id (groups created in this run)
+	// succeeded holds the externalIds whose Suspend or Reactivate was applied.
+	succeeded map[string]bool
 }
 
 func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
-	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, failedExts: map[string]bool{}}
+	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, succeeded: map[string]bool{}}
 	// Kinds run in the planner's order; actions of one kind run in parallel, except memberships,
 	// which are batched per group.
 	for _, batch := range byKind(p.Actions) {
@@ -161,12 +162,20 @@ func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
 		}
 	}
 	sort.Slice(res.Failures, func(i, j int) bool { return res.Failures[i].Subject < res.Failures[j].Subject })
-	// A suspension that failed must not start a grace clock: drop it from the persisted state.
-	for ext := range a.failedExts {
-		if _, ok := res.State.Suspended[ext]; ok {
-			if _, before := o.State.Suspended[ext]; !before {
-				delete(res.State.Suspended, ext)
+	// The grace clock of a user whose Suspend or Reactivate failed or never ran stays as it was
+	// before the run: a suspension that did not happen starts no clock, and a reactivation that did
+	// not happen keeps the user's clock, so that the next run retries it.
+	for _, act := range p.Actions {
+		if (act.Kind != plan.KindSuspend && act.Kind != plan.KindReactivate) || a.succeeded[act.ExternalID] {
+			continue
+		}
+		if since, ok := o.State.Suspended[act.ExternalID]; ok {
+			if res.State.Suspended == nil {
+				res.State.Suspended = map[string]time.Time{}
 			}
+			res.State.Suspended[act.ExternalID] = since
+		} else {
+			delete(res.State.Suspended, act.ExternalID)
 		}
 	}
 }
@@ -305,7 +314,6 @@ func (a *applier) done(act plan.Action, err error) {
 	c := &a.res.Counts
 	if err != nil {
 		c.Failed++
-		a.failedExts[act.ExternalID] = true
 		subject := act.UserName
 		if subject == "" {
 			subject = act.ExternalID
@@ -326,8 +334,10 @@ func (a *applier) done(act plan.Action, err error) {
 		c.Updated++
 	case plan.KindReactivate:
 		c.Reactivated++
+		a.succeeded[act.ExternalID] = true
 	case plan.KindSuspend:
 		c.Suspended++
+		a.succeeded[act.ExternalID] = true
 	case plan.KindDelete:
 		c.Deleted++
 	case plan.KindAnonymize:

@@ -767,3 +767,27 @@ func diffViews(got, want view) string {
 	}
 	return b.String()
 }
+
+func TestFailedReactivationIsRetried(t *testing.T) {
+	e := newEnv(t)
+	people := staff(6)
+	e.run(people)
+	e.now = t0.Add(time.Hour)
+	e.run(without(people, "E0003"))
+	suspendedSince := e.state.Suspended[prefix+"E0003"]
+
+	e.now = t0.Add(grace / 2)
+	e.target.FailNext(memory.MethodUpdateUser, 1, errors.New("503 service unavailable"))
+	res := e.run(people)
+	if res.Counts.Failed != 1 || res.Counts.Reactivated != 0 {
+		t.Fatalf("counts = %+v", res.Counts)
+	}
+	if since, ok := e.state.Suspended[prefix+"E0003"]; !ok || !since.Equal(suspendedSince) {
+		t.Fatalf("a failed reactivation must keep the grace clock (%s), state = %v", suspendedSince, e.state.Suspended)
+	}
+	res = e.run(people)
+	if res.Counts.Reactivated != 1 || !e.mustUser("user03").Active {
+		t.Fatalf("the next run must reactivate user03: counts %+v", res.Counts)
+	}
+	e.expectConverged(people)
+}
