@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +21,7 @@ import (
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/connect"
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
@@ -41,6 +43,9 @@ type SyncTargetReconciler struct {
 	RunTimeout time.Duration
 	// Now is the clock (default time.Now); tests move it to pass a grace period.
 	Now func() time.Time
+
+	mu          sync.Mutex
+	incremental map[string]cachedSource // SyncTarget → incremental LDAP source
 }
 
 func (r *SyncTargetReconciler) now() time.Time {
@@ -58,6 +63,9 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	if !st.DeletionTimestamp.IsZero() {
 		forgetMetrics(req.String())
+		r.mu.Lock()
+		delete(r.incremental, req.String())
+		r.mu.Unlock()
 		if controllerutil.RemoveFinalizer(&st, finalizerName) {
 			return ctrl.Result{}, r.Update(ctx, &st)
 		}
@@ -139,7 +147,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	}
 
 	resolver := namespacedResolver{r.APIReader, st.Namespace}
-	src, err := connect.Source(ctx, ds.Spec, resolver, log)
+	src, err := r.sourceFor(ctx, st, &ds, resolver)
 	if err != nil {
 		reason, msg := sourceErrorReason(err)
 		setCondition(&status.Conditions, gen, v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
@@ -178,6 +186,48 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		return syncOutcome{requeueAfter: retryAfter(st)}, runErr
 	}
 	return syncOutcome{}, runErr
+}
+
+// sourceFor returns the directory source of a run. An LDAP source with spec.incremental is kept per
+// SyncTarget (and DirectorySource generation) so that its runs merge changes into the last full read.
+func (r *SyncTargetReconciler) sourceFor(ctx context.Context, st *v1.SyncTarget, ds *v1.DirectorySource, resolver connect.Resolver) (directory.Source, error) {
+	log := logf.FromContext(ctx)
+	if ds.Spec.LDAP == nil || ds.Spec.LDAP.Incremental == nil {
+		return connect.Source(ctx, ds.Spec, resolver, log)
+	}
+	key := client.ObjectKeyFromObject(st).String()
+	version := fmt.Sprintf("%s/%d", ds.UID, ds.Generation)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.incremental[key]; ok && c.version == version {
+		return c.source, nil
+	}
+	// Validate the spec (and its Secrets) now, so that errors show up in this run's status.
+	if _, err := connect.LDAPConfig(ctx, ds.Spec.LDAP, resolver); err != nil {
+		return nil, err
+	}
+	spec := ds.Spec.LDAP.DeepCopy()
+	fullEvery := time.Hour
+	if d := spec.Incremental.FullReadInterval; d != nil && d.Duration > 0 {
+		fullEvery = d.Duration
+	}
+	inc := &directory.Incremental{
+		Open: func(ctx context.Context, mark string) (directory.Source, error) {
+			return connect.OpenLDAP(ctx, spec, resolver, log, mark)
+		},
+		FullEvery: fullEvery,
+		Now:       r.now,
+	}
+	if r.incremental == nil {
+		r.incremental = map[string]cachedSource{}
+	}
+	r.incremental[key] = cachedSource{version: version, source: inc}
+	return inc, nil
+}
+
+type cachedSource struct {
+	version string
+	source  directory.Source
 }
 
 // policyFor translates the spec into the planner's policy.

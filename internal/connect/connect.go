@@ -142,6 +142,19 @@ func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Conf
 	return cfg, cfg.Validate()
 }
 
+// OpenLDAP builds an LDAP source; with a non-empty mark and spec.incremental set, it reads only the
+// entries changed since that high-water mark (see directory.Incremental).
+func OpenLDAP(ctx context.Context, spec *v1.LDAPSource, r Resolver, log logr.Logger, mark string) (directory.Source, error) {
+	cfg, err := LDAPConfig(ctx, spec, r)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Incremental.Attribute != "" {
+		cfg.Incremental.Since = mark
+	}
+	return ldap.New(cfg, ldap.WithLogger(log))
+}
+
 // HRConfig translates an HRSource spec.
 func HRConfig(spec *v1.HRSource) hr.Config {
 	cfg := hr.Config{
@@ -164,11 +177,7 @@ func HRConfig(spec *v1.HRSource) hr.Config {
 func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log logr.Logger) (directory.Source, error) {
 	switch {
 	case spec.LDAP != nil:
-		cfg, err := LDAPConfig(ctx, spec.LDAP, r)
-		if err != nil {
-			return nil, err
-		}
-		return ldap.New(cfg, ldap.WithLogger(log))
+		return OpenLDAP(ctx, spec.LDAP, r, log, "")
 	case spec.HR != nil:
 		h := spec.HR
 		cfg := HRConfig(h)
