@@ -64,8 +64,8 @@ type LDAPSource struct {
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('(') && self.endsWith(')')",message="userFilter must be a parenthesised LDAP filter such as (objectClass=person)"
 	// +optional
 	UserFilter string `json:"userFilter,omitempty"`
-	// Attributes lists the attributes to read, e.g. [mail, telephoneNumber, department].
-	// Mapping rules can use only attributes read here.
+	// Attributes lists the attributes to read, e.g. [mail, telephoneNumber, department]; mapping rules
+	// can use only attributes read here. When empty, every user attribute is read.
 	// +listType=set
 	// +optional
 	Attributes []string `json:"attributes,omitempty"`

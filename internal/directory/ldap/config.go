@@ -56,7 +56,8 @@ type Config struct {
 	BaseDN     string
 	Scope      string // sub (default), one or base
 	UserFilter string // the admin's filter, e.g. (objectClass=inetOrgPerson); AND-ed with generated parts
-	// Attributes are the attributes to fetch; records key them by these names.
+	// Attributes are the attributes to fetch; records key them by these names. When empty, every
+	// user attribute is fetched and keyed by the name the server returns.
 	Attributes []string
 	// IDAttribute is the stable identity: entryUUID (default), objectGUID (decoded to a GUID string)
 	// or any single-valued attribute.

@@ -485,3 +485,23 @@ func TestInjectedValueCannotWidenSearch(t *testing.T) {
 		t.Errorf("uid %q matched %d entries, want 1", slapd.UnicodeUID, n)
 	}
 }
+
+// Without a configured attribute list every user attribute is read, under the server's names, so
+// that mapping rules can use any attribute; operational attributes are only those the source needs.
+func TestEmptyAttributeListReadsAllUserAttributes(t *testing.T) {
+	s := sharedServer(t)
+	cfg := seedConfig(s)
+	cfg.Attributes = nil
+	cfg.Groups = GroupsConfig{Mode: GroupsNone}
+	got := byUID(t, mustRead(t, cfg))
+	for _, u := range s.Seed.Users[:50] {
+		rec := got[u.UID]
+		if rec.ID != u.EntryUUID || rec.First("telephoneNumber") != u.TelephoneNumber || rec.First("departmentNumber") != u.DepartmentNumber ||
+			rec.First("mail") != u.Mail || !slices.Contains(rec.Attributes["objectClass"], "inetOrgPerson") {
+			t.Fatalf("record of %s misses attributes: %+v", u.UID, rec.Attributes)
+		}
+		if _, ok := rec.Attributes["modifyTimestamp"]; ok {
+			t.Fatalf("operational attributes must not be read unasked: %+v", rec.Attributes)
+		}
+	}
+}

@@ -121,7 +121,15 @@ func toRecord(cfg Config, e *ldap.Entry) (model.Record, *model.Problem) {
 	if why != "" {
 		return model.Record{}, &model.Problem{Subject: e.DN, Reason: model.ReasonMissingID, Message: why}
 	}
-	rec := model.Record{ID: id, DN: e.DN, Attributes: make(map[string][]string, len(cfg.Attributes))}
+	rec := model.Record{ID: id, DN: e.DN, Attributes: make(map[string][]string, max(len(cfg.Attributes), len(e.Attributes)))}
+	if len(cfg.Attributes) == 0 {
+		// No list configured: every attribute the server returned, under the server's names.
+		for _, a := range e.Attributes {
+			if len(a.ByteValues) > 0 {
+				rec.Attributes[a.Name] = attributeValues(a.Name, a.ByteValues)
+			}
+		}
+	}
 	for _, name := range cfg.Attributes {
 		if raw := m.raw(name); len(raw) > 0 {
 			rec.Attributes[name] = attributeValues(name, raw)

@@ -178,6 +178,9 @@ func (s *Source) pagedSearch(ctx context.Context, c *conn, base string, scope in
 // ID, disabled, group and incremental settings need, deduplicated case-insensitively.
 func (s *Source) userAttributes() []string {
 	want := slices.Clone(s.cfg.Attributes)
+	if len(want) == 0 {
+		want = append(want, "*") // all user attributes; operational ones below are named explicitly
+	}
 	want = append(want, s.cfg.IDAttribute)
 	switch s.cfg.Disabled.Mode {
 	case DisabledActiveDirectory:
