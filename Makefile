@@ -20,8 +20,10 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the kubebuilder markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false webhook \
+		paths="./api/..." paths="./controllers/..." paths="./internal/webhook/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
+		output:webhook:artifacts:config=config/webhook
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods.

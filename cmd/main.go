@@ -18,6 +18,7 @@ import (
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/controllers"
 	"github.com/directory-sync/directory-sync-operator/internal/demo"
+	webhookv1alpha1 "github.com/directory-sync/directory-sync-operator/internal/webhook/v1alpha1"
 )
 
 func main() {
@@ -33,10 +34,12 @@ func main() {
 
 func runManager() int {
 	var metricsAddr, probeAddr string
-	var leaderElect bool
+	var leaderElect, enableWebhooks bool
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica syncs.")
+	flag.BoolVar(&enableWebhooks, "enable-webhooks", false,
+		"Serve the MappingRule validating webhook on :9443 (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -72,6 +75,12 @@ func runManager() int {
 	if err := controllers.SetupAll(mgr, controllers.Options{}); err != nil {
 		log.Error(err, "setting up controllers")
 		return 1
+	}
+	if enableWebhooks {
+		if err := webhookv1alpha1.SetupMappingRuleWebhook(mgr); err != nil {
+			log.Error(err, "setting up webhooks")
+			return 1
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "health check")
