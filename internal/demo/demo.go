@@ -228,7 +228,7 @@ func (d *demo) startAll(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
 				return
 			}
-			lines = append(lines, fmt.Sprintf("  %-34s %-40s %5.1fs\n", name, line, time.Since(t0).Seconds()))
+			lines = append(lines, fmt.Sprintf("  %-38s %-38s %5.1fs\n", name, line, time.Since(t0).Seconds()))
 		}()
 	}
 	do("Kubernetes API (kube-apiserver+etcd)", func() (string, error) {
@@ -319,7 +319,7 @@ func (d *demo) startManager(ctx context.Context) error {
 	if d.k8s, err = client.New(d.restConfig, client.Options{Scheme: scheme}); err != nil {
 		return err
 	}
-	d.printf("  %-34s %s\n", "directory-sync operator", "in this process (controllers.SetupAll), metrics off")
+	d.printf("  %-38s %s\n", "directory-sync operator", "in this process (controllers.SetupAll), metrics off")
 	return nil
 }
 

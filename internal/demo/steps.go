@@ -172,8 +172,19 @@ func (d *demo) stepEveryone(ctx context.Context, _ time.Time) error {
 		}
 	}
 	d.printf("\n  Last run:  %s\n", countsText(st.Status.LastRun))
+	noMail, disabledOnly := 0, 0
+	for _, u := range d.ldap.Seed.Users {
+		switch {
+		case u.Mail == "":
+			noMail++
+		case u.Disabled:
+			disabledOnly++
+		}
+	}
 	d.printf("  SCIM app:  %d users, %d active\n", len(users), active)
-	d.printf("  Seeded disabled accounts are not created (they would only be created inactive).\n\n")
+	d.printf("  Of the %d people in the directory, %d without mail were skipped (see the problems below) and\n",
+		len(d.ldap.Seed.Users), noMail)
+	d.printf("  %d disabled account(s) were not created: an account disabled before it was ever synced stays out.\n\n", disabledOnly)
 	d.printGet(st)
 
 	d.printf("\nThe per-user problem report (status.problems, %d in total) says who was left out and why:\n\n", st.Status.ProblemsTotal)
@@ -323,8 +334,10 @@ func (d *demo) printSource(ctx context.Context) {
 	printTable(d.out, "  ", []string{"NAME", "READY", "REACHABLE", "ENTRIES", "LAST READ", "AGE"}, [][]string{{
 		ds.Name, string(c.Status), reach, fmt.Sprint(ds.Status.EntriesRead), age(ds.Status.LastReadTime), age(&ds.CreationTimestamp),
 	}})
-	if ds.Status.DisabledEntries > 0 {
-		d.printf("  (%d of the entries are disabled accounts)\n", ds.Status.DisabledEntries)
+	if n := ds.Status.DisabledEntries; n == 1 {
+		d.printf("  (one of them is a disabled account)\n")
+	} else if n > 1 {
+		d.printf("  (%d of them are disabled accounts)\n", n)
 	}
 }
 
