@@ -1,0 +1,777 @@
+package controllers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/scim"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/scimserver"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+)
+
+const (
+	seedUsers = 30
+	prefix    = "dirsync:"
+	// waitSync bounds the wait for something a sync run (every 2s) or a probe should do.
+	waitSync = 30 * time.Second
+)
+
+// departmentNames maps every departmentNumber of the seed (slapd.Departments) to a name.
+var departmentNames = func() map[string]string {
+	names := map[string]string{}
+	for i, code := range slapd.Departments {
+		names[code] = fmt.Sprintf("Dept-%c", 'A'+i)
+	}
+	return names
+}()
+
+// fixture is one test group: a namespace, a slapd and a SCIM server of its own.
+type fixture struct {
+	ns   string
+	ldap *slapd.Server
+	scim *scimserver.Server
+	sc   *scim.Client
+}
+
+func newFixture(t *testing.T, name string) *fixture {
+	t.Helper()
+	requireSuite(t)
+	ctx := context.Background()
+	ls, err := slapd.Start(slapd.Options{Users: seedUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ls.Stop() })
+	ss, err := scimserver.Start(ctx, scimserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ss.Stop)
+	sc, err := scim.New(ss.URL(), scim.Options{Token: ss.Token(), MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ns: newNamespace(t, name), ldap: ls, scim: ss, sc: sc}
+	f.create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "ldap-bind"},
+		StringData: map[string]string{"username": slapd.ServiceDN, "password": slapd.ServicePassword},
+	})
+	f.create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "scim-token"},
+		StringData: map[string]string{"token": ss.Token()},
+	})
+	return f
+}
+
+func (f *fixture) create(t *testing.T, obj client.Object) {
+	t.Helper()
+	obj.SetNamespace(f.ns)
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+func (f *fixture) directorySource(name string) *v1.DirectorySource {
+	return &v1.DirectorySource{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1.DirectorySourceSpec{
+			ProbeInterval: &metav1.Duration{Duration: 2 * time.Second},
+			LDAP: &v1.LDAPSource{
+				URL:           f.ldap.URL,
+				Flavor:        v1.FlavorOpenLDAP,
+				BindSecretRef: v1.BindSecretReference{Name: "ldap-bind"},
+				BaseDN:        slapd.PeopleDN,
+				UserFilter:    "(objectClass=inetOrgPerson)",
+				Attributes:    []string{"uid", "mail", "givenName", "sn", "telephoneNumber", "title", "departmentNumber", slapd.DisabledAttribute},
+				Timeout:       &metav1.Duration{Duration: 5 * time.Second},
+				Groups:        &v1.LDAPGroups{Mode: "MemberOf"},
+				Disabled:      &v1.LDAPDisabled{Mode: "Attribute", Attribute: slapd.DisabledAttribute, Value: slapd.DisabledValue},
+			},
+		},
+	}
+}
+
+const groupsExpression = "['Department ' + lookups.departments[record.attrs.departmentNumber]]"
+
+func mappingRule(name string) *v1.MappingRule {
+	return &v1.MappingRule{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1.MappingRuleSpec{
+			Fields: []v1.FieldMapping{
+				{Target: "userName", From: "uid", Required: true},
+				{Target: "email", From: "mail", Required: true},
+				{Target: "givenName", From: "givenName"},
+				{Target: "familyName", From: "sn"},
+				{Target: "phoneNumber", From: "telephoneNumber"},
+				{Target: "title", From: "title"},
+				{Target: "department", From: "departmentNumber", Lookup: "departments"},
+				{Target: "role", Default: ptr.To("Member")},
+				{Target: "groups", Expression: groupsExpression},
+			},
+			Lookups: []v1.LookupTable{{Name: "departments", Entries: departmentNames}},
+		},
+	}
+}
+
+func syncTarget(name string, f *fixture, mutate func(*v1.SyncTargetSpec)) *v1.SyncTarget {
+	st := &v1.SyncTarget{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1.SyncTargetSpec{
+			SourceRef:   v1.LocalObjectReference{Name: "ldap"},
+			MappingRefs: []v1.LocalObjectReference{{Name: "staff"}},
+			SCIM: v1.SCIMTarget{
+				URL:            f.scim.URL(),
+				TokenSecretRef: v1.SecretKeySelector{Name: "scim-token", Key: "token"},
+				Timeout:        &metav1.Duration{Duration: 10 * time.Second},
+			},
+			Interval:         &metav1.Duration{Duration: 2 * time.Second},
+			ExternalIDPrefix: prefix,
+			// Long enough that no other test's clock move can end it.
+			Offboarding: v1.Offboarding{GracePeriod: &metav1.Duration{Duration: 1000 * time.Hour}, AfterGrace: "Delete"},
+			Safety:      v1.Safety{MaxDeletions: ptr.To[int32](10), MaxDeletionPercent: ptr.To[int32](100), MinSourcePercent: ptr.To[int32](10)},
+		},
+	}
+	if mutate != nil {
+		mutate(&st.Spec)
+	}
+	return st
+}
+
+// applyAll creates the DirectorySource "ldap", the MappingRule "staff" and a SyncTarget.
+func (f *fixture) applyAll(t *testing.T, st *v1.SyncTarget) {
+	t.Helper()
+	f.create(t, f.directorySource("ldap"))
+	f.create(t, mappingRule("staff"))
+	f.create(t, st)
+}
+
+// --- reading the SCIM server back -------------------------------------------------------------
+
+// users returns every SCIM user by userName, as the operator's SCIM adapter reads them.
+func (f *fixture) users(t *testing.T) map[string]model.User {
+	t.Helper()
+	list, err := scim.NewTarget(f.sc).ListUsers(context.Background())
+	if err != nil {
+		t.Fatalf("listing SCIM users: %v", err)
+	}
+	out := make(map[string]model.User, len(list))
+	for _, u := range list {
+		out[u.UserName] = u
+	}
+	return out
+}
+
+func (f *fixture) user(t *testing.T, userName string) (model.User, bool) {
+	t.Helper()
+	u, ok := f.users(t)[userName]
+	return u, ok
+}
+
+func (f *fixture) writes(t *testing.T) int {
+	t.Helper()
+	counts, err := f.scim.RequestCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scimserver.WriteCount(counts)
+}
+
+// --- reading the API objects --------------------------------------------------------------------
+
+func (f *fixture) syncTarget(t *testing.T, name string) *v1.SyncTarget {
+	t.Helper()
+	var st v1.SyncTarget
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+func (f *fixture) directorySourceStatus(t *testing.T, name string) *v1.DirectorySource {
+	t.Helper()
+	var ds v1.DirectorySource
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, &ds); err != nil {
+		t.Fatal(err)
+	}
+	return &ds
+}
+
+func (f *fixture) mappingRuleStatus(t *testing.T, name string) *v1.MappingRule {
+	t.Helper()
+	var mr v1.MappingRule
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, &mr); err != nil {
+		t.Fatal(err)
+	}
+	return &mr
+}
+
+// update re-reads obj, applies change and writes it, retrying on conflicts.
+func update[T client.Object](t *testing.T, obj T, change func(T)) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		change(obj)
+		return k8s.Update(context.Background(), obj)
+	})
+}
+
+// condition checks that condition typ has status and reason and, like `kubectl describe` shows it,
+// a message; it returns the condition's message.
+func condition(conds []metav1.Condition, typ string, status metav1.ConditionStatus, reason string) (string, error) {
+	c := meta.FindStatusCondition(conds, typ)
+	switch {
+	case c == nil:
+		return "", fmt.Errorf("no %s condition in %s", typ, describeConds(conds))
+	case c.Status != status || c.Reason != reason:
+		return "", fmt.Errorf("%s is %s/%s (%q), want %s/%s", typ, c.Status, c.Reason, c.Message, status, reason)
+	case c.LastTransitionTime.IsZero():
+		return "", fmt.Errorf("%s has no lastTransitionTime", typ)
+	}
+	return c.Message, nil
+}
+
+func describeConds(conds []metav1.Condition) string {
+	var parts []string
+	for _, c := range conds {
+		parts = append(parts, fmt.Sprintf("%s=%s/%s", c.Type, c.Status, c.Reason))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// conditions checks several conditions at once; a non-empty message is required for each.
+func conditions(conds []metav1.Condition, want ...string) error {
+	for i := 0; i+2 < len(want); i += 3 {
+		msg, err := condition(conds, want[i], metav1.ConditionStatus(want[i+1]), want[i+2])
+		if err != nil {
+			return err
+		}
+		if msg == "" && want[i] != v1.ConditionStalled && want[i] != v1.ConditionDegraded {
+			return fmt.Errorf("%s has no message", want[i])
+		}
+	}
+	return nil
+}
+
+// waitForRun waits until the SyncTarget has completed a run (lastSyncTime moved) after this call.
+func (f *fixture) waitForRun(t *testing.T, name string) {
+	t.Helper()
+	before := f.syncTarget(t, name).Status.LastSyncTime
+	eventually(t, waitSync, func() error {
+		now := f.syncTarget(t, name).Status.LastSyncTime
+		if now == nil || (before != nil && !now.After(before.Time)) {
+			return fmt.Errorf("no run completed yet (lastSyncTime %v)", now)
+		}
+		return nil
+	})
+}
+
+// expectedUsers lists the seeded users a sync creates: enabled and with a mail.
+func expectedUsers(seed *slapd.Seed) []slapd.User {
+	var out []slapd.User
+	for _, u := range seed.Users {
+		if u.Mail != "" && !u.Disabled {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// checkInitialSync compares the SCIM users with the seed.
+func (f *fixture) checkInitialSync(t *testing.T) error {
+	users := f.users(t)
+	want := expectedUsers(f.ldap.Seed)
+	var errs []error
+	for _, su := range want {
+		u, ok := users[su.UID]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s not in SCIM", su.UID))
+			continue
+		}
+		dept := departmentNames[su.DepartmentNumber]
+		switch {
+		case !strings.HasPrefix(u.ExternalID, prefix):
+			errs = append(errs, fmt.Errorf("%s: externalId %q lacks the prefix", su.UID, u.ExternalID))
+		case u.Email != su.Mail, u.PhoneNumber != su.TelephoneNumber, u.Title != su.Title:
+			errs = append(errs, fmt.Errorf("%s: email/phone/title %q/%q/%q, want %q/%q/%q", su.UID, u.Email, u.PhoneNumber, u.Title, su.Mail, su.TelephoneNumber, su.Title))
+		case u.Department != dept || u.Role != "Member" || !u.Active:
+			errs = append(errs, fmt.Errorf("%s: department/role/active %q/%q/%v, want %q/Member/true", su.UID, u.Department, u.Role, u.Active, dept))
+		case u.GivenName != su.GivenName || u.FamilyName != su.SN:
+			errs = append(errs, fmt.Errorf("%s: name %q %q, want %q %q", su.UID, u.GivenName, u.FamilyName, su.GivenName, su.SN))
+		case !slices.Equal(u.Groups, []string{"Department " + dept}):
+			errs = append(errs, fmt.Errorf("%s: groups %v, want [Department %s]", su.UID, u.Groups, dept))
+		}
+	}
+	for _, su := range f.ldap.Seed.Users {
+		if (su.Mail == "" || su.Disabled) && users[su.UID].UserName != "" {
+			errs = append(errs, fmt.Errorf("%s (disabled or without mail) was created", su.UID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// createUnmanaged creates a SCIM user without externalId, as an administrator would by hand.
+func (f *fixture) createUnmanaged(t *testing.T, userName string) model.User {
+	t.Helper()
+	_, err := f.sc.CreateUser(context.Background(), &scim.User{
+		UserName: userName, DisplayName: "Hand Made", Title: "Contractor", Active: scim.BoolPtr(true),
+		Emails: []scim.MultiValued{{Value: userName + "@contractor.example", Type: "work", Primary: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := f.user(t, userName)
+	if !ok {
+		t.Fatalf("%s not found after creating it", userName)
+	}
+	return u
+}
+
+// --- the tests ------------------------------------------------------------------------------------
+
+// TestE2ELifecycle follows users through initial sync, changes, moves, disabling, deletion and the
+// end of the grace period, with a user and a group membership made by hand that must survive.
+func TestE2ELifecycle(t *testing.T) {
+	f := newFixture(t, "lifecycle")
+	ctx := context.Background()
+	seed := f.ldap.Seed
+	manual := f.createUnmanaged(t, "manual.person")
+
+	f.applyAll(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) {
+		s.Offboarding.GracePeriod = &metav1.Duration{Duration: time.Hour}
+	}))
+
+	// 1. Initial sync.
+	want := expectedUsers(seed)
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if err := conditions(st.Status.Conditions,
+			v1.ConditionReady, "True", v1.ReasonSucceeded,
+			v1.ConditionSynced, "True", v1.ReasonSucceeded,
+			v1.ConditionSourceReachable, "True", v1.ReasonSucceeded,
+			v1.ConditionStalled, "False", v1.ReasonSucceeded); err != nil {
+			return err
+		}
+		if st.Status.ManagedUsers != int32(len(want)) {
+			return fmt.Errorf("managedUsers %d, want %d", st.Status.ManagedUsers, len(want))
+		}
+		if st.Status.LastSyncTime == nil || st.Status.LastSyncDuration == nil || st.Status.ObservedGeneration != st.Generation {
+			return fmt.Errorf("lastSyncTime/lastSyncDuration/observedGeneration not published: %+v", st.Status)
+		}
+		if !slices.Contains(st.Finalizers, "sync.directorysync.io/finalizer") {
+			return fmt.Errorf("no finalizer: %v", st.Finalizers)
+		}
+		var missingMail bool
+		for _, p := range st.Status.Problems {
+			if p.Reason == string(model.ReasonMissingField) && strings.Contains(p.Subject+" "+p.Message, slapd.NoMailUID) {
+				missingMail = true
+			}
+		}
+		if !missingMail || st.Status.ProblemsTotal < 1 {
+			return fmt.Errorf("no MissingField problem for %s in %+v", slapd.NoMailUID, st.Status.Problems)
+		}
+		return nil
+	})
+	eventually(t, waitSync, func() error {
+		ds := f.directorySourceStatus(t, "ldap")
+		if err := conditions(ds.Status.Conditions,
+			v1.ConditionReady, "True", v1.ReasonSucceeded,
+			v1.ConditionSourceReachable, "True", v1.ReasonSucceeded); err != nil {
+			return err
+		}
+		if ds.Status.EntriesRead != seedUsers || ds.Status.DisabledEntries != int32(len(seed.DisabledUIDs())) || ds.Status.LastReadTime == nil {
+			return fmt.Errorf("entriesRead %d disabledEntries %d lastReadTime %v", ds.Status.EntriesRead, ds.Status.DisabledEntries, ds.Status.LastReadTime)
+		}
+		mr := f.mappingRuleStatus(t, "staff")
+		if err := conditions(mr.Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded, v1.ConditionValid, "True", v1.ReasonSucceeded); err != nil {
+			return fmt.Errorf("MappingRule: %w", err)
+		}
+		if !slices.Equal(mr.Status.UsedBy, []string{"app"}) {
+			return fmt.Errorf("MappingRule usedBy %v", mr.Status.UsedBy)
+		}
+		return nil
+	})
+
+	// 2. An attribute change in LDAP reaches SCIM.
+	changed := want[5].UID
+	if err := f.ldap.SetAttribute(ctx, changed, "telephoneNumber", "+1 555 0000042"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ldap.SetAttribute(ctx, changed, "title", "Chief Tester"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		u, _ := f.user(t, changed)
+		if u.PhoneNumber != "+1 555 0000042" || u.Title != "Chief Tester" {
+			return fmt.Errorf("%s: phone %q title %q", changed, u.PhoneNumber, u.Title)
+		}
+		return nil
+	})
+
+	// 3. A department move moves the managed group membership; a membership made by hand stays.
+	mover := want[6]
+	oldGroup := "Department " + departmentNames[mover.DepartmentNumber]
+	newCode := slapd.Departments[(slices.Index(slapd.Departments, mover.DepartmentNumber)+3)%len(slapd.Departments)]
+	newGroup := "Department " + departmentNames[newCode]
+	moverUser, _ := f.user(t, mover.UID)
+	handGroup, err := f.sc.CreateGroup(ctx, &scim.Group{DisplayName: "Hand Picked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scim.NewTarget(f.sc).AddMembers(ctx, handGroup.ID, []string{moverUser.TargetID, manual.TargetID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ldap.MoveDepartment(ctx, mover.UID, newCode); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		u, _ := f.user(t, mover.UID)
+		if u.Department != departmentNames[newCode] || !slices.Equal(u.Groups, sorted(newGroup, "Hand Picked")) {
+			return fmt.Errorf("%s: department %q groups %v, want %q and [%s Hand Picked] (not %s)", mover.UID, u.Department, u.Groups, departmentNames[newCode], newGroup, oldGroup)
+		}
+		return nil
+	})
+	f.waitForRun(t, "app")
+	if u, _ := f.user(t, mover.UID); !slices.Contains(u.Groups, "Hand Picked") {
+		t.Fatalf("the hand-made membership was removed by a later run: %v", u.Groups)
+	}
+
+	// 4. Disabled in LDAP: inactive in SCIM, not deleted, no grace clock.
+	disabled := want[7].UID
+	if err := f.ldap.DisableUser(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		u, ok := f.user(t, disabled)
+		if !ok || u.Active {
+			return fmt.Errorf("%s: present %v active %v, want present and inactive", disabled, ok, u.Active)
+		}
+		return nil
+	})
+
+	// 5. Deleted from LDAP: suspended and listed, then deleted once the grace period is over.
+	gone := want[8].UID
+	goneUser, _ := f.user(t, gone)
+	if err := f.ldap.DeleteUser(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		u, ok := f.user(t, gone)
+		if !ok || u.Active {
+			return fmt.Errorf("%s: present %v active %v, want suspended", gone, ok, u.Active)
+		}
+		st := f.syncTarget(t, "app")
+		if len(st.Status.Suspended) != 1 || st.Status.Suspended[0].ExternalID != goneUser.ExternalID || st.Status.Suspended[0].UserName != gone {
+			return fmt.Errorf("status.suspended %+v, want only %s (%s)", st.Status.Suspended, gone, goneUser.ExternalID)
+		}
+		return nil
+	})
+	// Still within the grace period: several runs later it is still there.
+	f.waitForRun(t, "app")
+	f.waitForRun(t, "app")
+	if _, ok := f.user(t, gone); !ok {
+		t.Fatalf("%s deleted before the grace period ended", gone)
+	}
+	advanceClock(2 * time.Hour)
+	eventually(t, waitSync, func() error {
+		if _, ok := f.user(t, gone); ok {
+			return fmt.Errorf("%s still in SCIM after the grace period", gone)
+		}
+		st := f.syncTarget(t, "app")
+		if len(st.Status.Suspended) != 0 {
+			return fmt.Errorf("status.suspended still %+v", st.Status.Suspended)
+		}
+		if st.Status.ManagedUsers != int32(len(want)-1) {
+			return fmt.Errorf("managedUsers %d, want %d", st.Status.ManagedUsers, len(want)-1)
+		}
+		return conditions(st.Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded)
+	})
+	// The user disabled in LDAP is still in the directory, hence kept (inactive) past the grace period.
+	if u, ok := f.user(t, disabled); !ok || u.Active {
+		t.Fatalf("%s: present %v active %v after the grace period, want kept inactive", disabled, ok, u.Active)
+	}
+
+	// 6. The user made by hand was never touched (its hand-made membership aside).
+	got, ok := f.user(t, "manual.person")
+	manual.Groups = []string{"Hand Picked"}
+	if !ok || !equalUsers(got, manual) {
+		t.Fatalf("unmanaged user changed:\n got %+v\nwant %+v", got, manual)
+	}
+}
+
+// TestE2ESourceDown halts slapd: both resources report it, nobody is offboarded, and a restart
+// recovers.
+func TestE2ESourceDown(t *testing.T) {
+	f := newFixture(t, "source-down")
+	f.applyAll(t, syncTarget("app", f, nil))
+	want := len(expectedUsers(f.ldap.Seed))
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+	eventually(t, waitSync, func() error {
+		return conditions(f.syncTarget(t, "app").Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded)
+	})
+
+	if err := f.ldap.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if err := conditions(st.Status.Conditions,
+			v1.ConditionSourceReachable, "False", v1.ReasonUnreachable,
+			v1.ConditionReady, "False", v1.ReasonUnreachable,
+			v1.ConditionSynced, "False", v1.ReasonUnreachable); err != nil {
+			return fmt.Errorf("SyncTarget: %w", err)
+		}
+		ds := f.directorySourceStatus(t, "ldap")
+		if err := conditions(ds.Status.Conditions,
+			v1.ConditionSourceReachable, "False", v1.ReasonUnreachable,
+			v1.ConditionReady, "False", v1.ReasonUnreachable); err != nil {
+			return fmt.Errorf("DirectorySource: %w", err)
+		}
+		return nil
+	})
+	if err := f.scim.ResetRequestCounts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Several runs fail while the source is down; none may write or offboard.
+	consistently(t, 6*time.Second, func() error {
+		if n := f.writes(t); n != 0 {
+			return fmt.Errorf("%d SCIM writes while the source was down", n)
+		}
+		if s := f.syncTarget(t, "app").Status.Suspended; len(s) != 0 {
+			return fmt.Errorf("users suspended while the source was down: %+v", s)
+		}
+		return nil
+	})
+	users := f.users(t)
+	active := 0
+	for _, u := range users {
+		if u.Active {
+			active++
+		}
+	}
+	if active != want {
+		t.Fatalf("%d active SCIM users after the outage, want %d", active, want)
+	}
+
+	if err := f.ldap.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if err := conditions(st.Status.Conditions,
+			v1.ConditionSourceReachable, "True", v1.ReasonSucceeded,
+			v1.ConditionReady, "True", v1.ReasonSucceeded); err != nil {
+			return fmt.Errorf("SyncTarget: %w", err)
+		}
+		ds := f.directorySourceStatus(t, "ldap")
+		return conditions(ds.Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded)
+	})
+	if err := f.checkInitialSync(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestE2EInvalidMapping breaks a CEL expression: the MappingRule and the SyncTarget say why, nothing
+// is written, and fixing it recovers.
+func TestE2EInvalidMapping(t *testing.T) {
+	f := newFixture(t, "bad-cel")
+	f.applyAll(t, syncTarget("app", f, nil))
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+
+	mr := mappingRule("staff")
+	mr.Namespace = f.ns
+	update(t, mr, func(mr *v1.MappingRule) { setExpression(mr, "record.attrs.mail +") })
+	var compileMsg string
+	eventually(t, waitSync, func() error {
+		var err error
+		compileMsg, err = condition(f.mappingRuleStatus(t, "staff").Status.Conditions, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonInvalidExpression)
+		if err == nil && !strings.Contains(compileMsg, "groups") {
+			err = fmt.Errorf("compile message %q does not name the field", compileMsg)
+		}
+		return err
+	})
+	if _, err := condition(f.mappingRuleStatus(t, "staff").Status.Conditions, v1.ConditionValid, metav1.ConditionFalse, v1.ReasonInvalidExpression); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		msg, err := condition(st.Status.Conditions, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonMappingNotReady)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(msg, "Syntax error") && !strings.Contains(msg, "syntax error") {
+			return fmt.Errorf("SyncTarget message %q does not carry the compile error (%q)", msg, compileMsg)
+		}
+		return conditions(st.Status.Conditions, v1.ConditionStalled, "True", v1.ReasonMappingNotReady)
+	})
+	if err := f.scim.ResetRequestCounts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	consistently(t, 3*time.Second, func() error {
+		if n := f.writes(t); n != 0 {
+			return fmt.Errorf("%d SCIM writes with an invalid mapping", n)
+		}
+		return nil
+	})
+
+	update(t, mr, func(mr *v1.MappingRule) { setExpression(mr, groupsExpression) })
+	eventually(t, waitSync, func() error {
+		if err := conditions(f.mappingRuleStatus(t, "staff").Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded); err != nil {
+			return fmt.Errorf("MappingRule: %w", err)
+		}
+		return conditions(f.syncTarget(t, "app").Status.Conditions,
+			v1.ConditionReady, "True", v1.ReasonSucceeded, v1.ConditionStalled, "False", v1.ReasonSucceeded)
+	})
+}
+
+func setExpression(mr *v1.MappingRule, expr string) {
+	for i := range mr.Spec.Fields {
+		if mr.Spec.Fields[i].Target == "groups" {
+			mr.Spec.Fields[i].Expression = expr
+		}
+	}
+}
+
+// TestE2EDeletionThreshold removes more users than spec.safety allows: the run is blocked with an
+// event until the approval annotation lets one run through.
+func TestE2EDeletionThreshold(t *testing.T) {
+	f := newFixture(t, "threshold")
+	ctx := context.Background()
+	f.applyAll(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.Safety.MaxDeletions = ptr.To[int32](2) }))
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+
+	want := expectedUsers(f.ldap.Seed)
+	removed := []string{want[10].UID, want[11].UID, want[12].UID}
+	for _, uid := range removed {
+		if err := f.ldap.DeleteUser(ctx, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if err := conditions(st.Status.Conditions,
+			v1.ConditionStalled, "True", v1.ReasonDeletionThresholdExceeded,
+			v1.ConditionReady, "False", v1.ReasonDeletionThresholdExceeded); err != nil {
+			return err
+		}
+		if st.Status.Plan == nil || st.Status.Plan.Blocked == "" || st.Status.Plan.Counts.Suspended != 3 {
+			return fmt.Errorf("status.plan %+v, want a blocked plan with 3 suspensions", st.Status.Plan)
+		}
+		return nil
+	})
+	eventually(t, waitSync, func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(ctx, &events, client.InNamespace(f.ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == v1.ReasonDeletionThresholdExceeded && e.Regarding.Name == "app" && e.Type == corev1.EventTypeWarning {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event among %d events", v1.ReasonDeletionThresholdExceeded, len(events.Items))
+	})
+	f.waitForRun(t, "app")
+	for _, uid := range removed {
+		if u, ok := f.user(t, uid); !ok || !u.Active {
+			t.Fatalf("%s changed by a blocked run: present %v active %v", uid, ok, u.Active)
+		}
+	}
+	if s := f.syncTarget(t, "app").Status.Suspended; len(s) != 0 {
+		t.Fatalf("status.suspended %+v after a blocked run", s)
+	}
+
+	st := f.syncTarget(t, "app")
+	update(t, st, func(st *v1.SyncTarget) {
+		if st.Annotations == nil {
+			st.Annotations = map[string]string{}
+		}
+		st.Annotations[v1.AnnotationApproveDeletions] = "ticket-123"
+	})
+	eventually(t, waitSync, func() error {
+		for _, uid := range removed {
+			if u, ok := f.user(t, uid); !ok || u.Active {
+				return fmt.Errorf("%s: present %v active %v, want suspended", uid, ok, u.Active)
+			}
+		}
+		st := f.syncTarget(t, "app")
+		if len(st.Status.Suspended) != 3 || st.Status.ApprovedDeletionsUsed != "ticket-123" {
+			return fmt.Errorf("suspended %+v approvedDeletionsUsed %q", st.Status.Suspended, st.Status.ApprovedDeletionsUsed)
+		}
+		return conditions(st.Status.Conditions,
+			v1.ConditionStalled, "False", v1.ReasonSucceeded, v1.ConditionReady, "True", v1.ReasonSucceeded)
+	})
+}
+
+// TestE2EDryRun plans without writing, then applies once dryRun is turned off.
+func TestE2EDryRun(t *testing.T) {
+	f := newFixture(t, "dry-run")
+	f.applyAll(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.DryRun = true }))
+	want := expectedUsers(f.ldap.Seed)
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if err := conditions(st.Status.Conditions, v1.ConditionReady, "True", v1.ReasonDryRun, v1.ConditionSynced, "False", v1.ReasonDryRun); err != nil {
+			return err
+		}
+		p := st.Status.Plan
+		if p == nil || p.Counts.Created != int32(len(want)) || int(p.TotalActions) < len(want) || len(p.Actions) == 0 {
+			return fmt.Errorf("status.plan %+v, want %d creates", p, len(want))
+		}
+		var sawCreate bool
+		for _, line := range p.Actions {
+			if strings.Contains(line, want[0].UID) && strings.Contains(strings.ToLower(line), "create") {
+				sawCreate = true
+			}
+		}
+		if !sawCreate {
+			return fmt.Errorf("plan does not list the creation of %s: %v", want[0].UID, p.Actions)
+		}
+		return nil
+	})
+	f.waitForRun(t, "app")
+	if n := f.writes(t); n != 0 {
+		t.Fatalf("%d SCIM writes in dry-run mode", n)
+	}
+	if n := len(f.users(t)); n != 0 {
+		t.Fatalf("%d SCIM users after dry runs", n)
+	}
+
+	st := f.syncTarget(t, "app")
+	update(t, st, func(st *v1.SyncTarget) { st.Spec.DryRun = false })
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if st.Status.Plan != nil {
+			return fmt.Errorf("status.plan still set after an applied run")
+		}
+		return conditions(st.Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded, v1.ConditionSynced, "True", v1.ReasonSucceeded)
+	})
+}
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
+}
+
+func equalUsers(a, b model.User) bool {
+	return a.TargetID == b.TargetID && a.ExternalID == b.ExternalID && a.UserName == b.UserName &&
+		a.DisplayName == b.DisplayName && a.Title == b.Title && a.Email == b.Email && a.Active == b.Active &&
+		a.PhoneNumber == b.PhoneNumber && a.Department == b.Department && a.Role == b.Role &&
+		slices.Equal(a.Groups, b.Groups)
+}
