@@ -27,7 +27,9 @@ func (d *demo) heading(n int, title string) {
 
 // waitRun waits until a sync run of the SyncTarget's current generation finished at or after mark.
 func (d *demo) waitRun(ctx context.Context, mark time.Time) (*v1.SyncTarget, error) {
-	deadline := time.Now().Add(runTimeout)
+	// The SCIM test server is slow to create thousands of users: allow time per person.
+	timeout := runTimeout + time.Duration(d.opts.users)*100*time.Millisecond
+	deadline := time.Now().Add(timeout)
 	for {
 		var st v1.SyncTarget
 		err := d.k8s.Get(ctx, targetKey, &st)
@@ -36,7 +38,7 @@ func (d *demo) waitRun(ctx context.Context, mark time.Time) (*v1.SyncTarget, err
 			return &st, nil
 		}
 		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("no sync run finished within %s", runTimeout)
+			msg := fmt.Sprintf("no sync run finished within %s", timeout)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", msg, err)
 			}
@@ -182,9 +184,10 @@ func (d *demo) stepEveryone(ctx context.Context, _ time.Time) error {
 		}
 	}
 	d.printf("  SCIM app:  %d users, %d active\n", len(users), active)
-	d.printf("  Of the %d people in the directory, %d without mail were skipped (see the problems below) and\n",
-		len(d.ldap.Seed.Users), noMail)
-	d.printf("  %d disabled account(s) were not created: an account disabled before it was ever synced stays out.\n\n", disabledOnly)
+	d.printf("  Of the %d people in the directory, %s without mail skipped (see the problems below) and\n",
+		len(d.ldap.Seed.Users), plural(noMail, "person", "people", "was", "were"))
+	d.printf("  %s not created: an account disabled before it was ever synced stays out.\n\n",
+		plural(disabledOnly, "disabled account", "disabled accounts", "was", "were"))
 	d.printGet(st)
 
 	d.printf("\nThe per-user problem report (status.problems, %d in total) says who was left out and why:\n\n", st.Status.ProblemsTotal)
@@ -450,4 +453,12 @@ func indent(s, prefix string) string {
 		}
 	}
 	return strings.Join(lines, "")
+}
+
+// plural says "1 person was" or "2 people were".
+func plural(n int, one, many, verbOne, verbMany string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s %s", n, one, verbOne)
+	}
+	return fmt.Sprintf("%d %s %s", n, many, verbMany)
 }
