@@ -184,7 +184,7 @@ func (d *demo) stepEveryone(ctx context.Context, _ time.Time) error {
 		}
 	}
 	d.printf("  SCIM app:  %d users, %d active\n", len(users), active)
-	d.printf("  Of the %d people in the directory, %s without mail skipped (see the problems below) and\n",
+	d.printf("  Of the %d people in the directory, %s skipped for lack of mail (see the problems below) and\n",
 		len(d.ldap.Seed.Users), plural(noMail, "person", "people", "was", "were"))
 	d.printf("  %s not created: an account disabled before it was ever synced stays out.\n\n",
 		plural(disabledOnly, "disabled account", "disabled accounts", "was", "were"))
