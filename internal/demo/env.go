@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -151,28 +150,6 @@ func applyAll(ctx context.Context, c client.Client, ns string, objs []*unstructu
 			return names, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 		names = append(names, obj.GetKind()+"/"+obj.GetName())
-		if obj.GetKind() == "SyncTarget" {
-			if err := seedLastRun(ctx, c, obj); err != nil {
-				return names, err
-			}
-		}
 	}
 	return names, nil
-}
-
-// seedLastRun works around a controller bug: the SyncTarget reconciler writes its status with a JSON
-// merge patch computed against the object it read, so on the first run status.lastRun only carries
-// the counters that are not zero, and the API server rejects it because every counter of lastRun is
-// required. Storing a zeroed status.lastRun first lets that patch merge into complete counters.
-func seedLastRun(ctx context.Context, c client.Client, obj *unstructured.Unstructured) error {
-	zero := []byte(`{"status":{"lastRun":{"created":0,"updated":0,"suspended":0,"reactivated":0,"deleted":0,` +
-		`"anonymized":0,"groupChanges":0,"skipped":0,"failed":0}}}`)
-	target := &unstructured.Unstructured{}
-	target.SetGroupVersionKind(obj.GroupVersionKind())
-	target.SetNamespace(obj.GetNamespace())
-	target.SetName(obj.GetName())
-	if err := c.Status().Patch(ctx, target, client.RawPatch(types.MergePatchType, zero)); err != nil {
-		return fmt.Errorf("initialising the status of SyncTarget %s: %w", obj.GetName(), err)
-	}
-	return nil
 }
