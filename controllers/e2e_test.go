@@ -516,7 +516,7 @@ func TestE2ELifecycle(t *testing.T) {
 }
 
 // TestE2ESourceDown halts slapd: both resources report it, nobody is offboarded, and a restart
-// recovers.
+// recovers. Then the SCIM target fails its reads, with the same guarantees.
 func TestE2ESourceDown(t *testing.T) {
 	f := newFixture(t, "source-down")
 	f.applyAll(t, syncTarget("app", f, nil))
@@ -585,6 +585,41 @@ func TestE2ESourceDown(t *testing.T) {
 	if err := f.checkInitialSync(t); err != nil {
 		t.Fatal(err)
 	}
+
+	// The SCIM target failing: TargetUnreachable, and a user removed from LDAP meanwhile is not
+	// offboarded until the target can be read again.
+	ctx := context.Background()
+	gone := expectedUsers(f.ldap.Seed)[4].UID
+	if err := f.scim.InjectFault(ctx, scimserver.Fault{Kind: scimserver.Fault500, Method: "GET"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ldap.DeleteUser(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		return conditions(f.syncTarget(t, "app").Status.Conditions,
+			v1.ConditionSourceReachable, "True", v1.ReasonSucceeded,
+			v1.ConditionReady, "False", v1.ReasonTargetUnreachable,
+			v1.ConditionSynced, "False", v1.ReasonTargetUnreachable)
+	})
+	if err := f.scim.ResetRequestCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	consistently(t, 4*time.Second, func() error {
+		if n := f.writes(t); n != 0 {
+			return fmt.Errorf("%d SCIM writes while the target could not be read", n)
+		}
+		return nil
+	})
+	if err := f.scim.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitSync, func() error {
+		if u, ok := f.user(t, gone); !ok || u.Active {
+			return fmt.Errorf("%s: present %v active %v, want suspended once the target is back", gone, ok, u.Active)
+		}
+		return conditions(f.syncTarget(t, "app").Status.Conditions, v1.ConditionReady, "True", v1.ReasonSucceeded)
+	})
 }
 
 // TestE2EInvalidMapping breaks a CEL expression: the MappingRule and the SyncTarget say why, nothing

@@ -174,13 +174,16 @@ func newNamespace(t *testing.T, prefix string) string {
 				_ = k8s.Delete(context.Background(), &sts.Items[i])
 			}
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			if err := k8s.List(context.Background(), &sts, client.InNamespace(ns.Name)); err != nil || len(sts.Items) == 0 {
-				break
+		// The finalizer must be released: deleting a SyncTarget never waits on the target.
+		eventually(t, 15*time.Second, func() error {
+			if err := k8s.List(context.Background(), &sts, client.InNamespace(ns.Name)); err != nil {
+				return err
 			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			if len(sts.Items) > 0 {
+				return fmt.Errorf("SyncTarget %s not deleted (finalizers %v)", sts.Items[0].Name, sts.Items[0].Finalizers)
+			}
+			return nil
+		})
 		_ = k8s.Delete(context.Background(), ns)
 	})
 	return ns.Name
