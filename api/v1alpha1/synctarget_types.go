@@ -97,7 +97,8 @@ type Safety struct {
 	// +kubebuilder:default=25
 	// +optional
 	MaxDeletions *int32 `json:"maxDeletions,omitempty"`
-	// MaxDeletionPercent is the same limit as a percentage of managed users; 0 disables it.
+	// MaxDeletionPercent is the same limit as a percentage of managed users, rounded up (so one
+	// person may always leave); 0 disables it.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=10

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -120,8 +121,9 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	if pol.MaxDeletions >= 0 {
 		limit = pol.MaxDeletions
 	}
-	if pol.MaxDeletionPercent > 0 && (limit < 0 || pol.MaxDeletionPercent*managedCount/100 < limit) {
-		limit = pol.MaxDeletionPercent * managedCount / 100
+	// The percent limit rounds up: ceil(percent * managed / 100).
+	if pct := int(math.Ceil(float64(pol.MaxDeletionPercent*managedCount) / 100)); pol.MaxDeletionPercent > 0 && (limit < 0 || pct < limit) {
+		limit = pct
 	}
 	exceeded := limit >= 0 && offboardings > limit
 	if blocked := p.Blocked != nil; blocked != (exceeded && !pol.ApprovedDeletions) {

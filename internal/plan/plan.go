@@ -612,7 +612,8 @@ func (p *planner) offboardingLimit() int {
 		limit = p.pol.MaxDeletions
 	}
 	if p.pol.MaxDeletionPercent > 0 {
-		if l := p.pol.MaxDeletionPercent * p.managed / 100; limit < 0 || l < limit {
+		// Rounded up, so that a small directory may still offboard one person per run.
+		if l := (p.pol.MaxDeletionPercent*p.managed + 99) / 100; limit < 0 || l < limit {
 			limit = l
 		}
 	}

@@ -497,13 +497,24 @@ func TestCompute(t *testing.T) {
 			in: Input{
 				Desired: []model.User{alice, bob, person("carol"), person("dave")},
 				Actual: []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol")), inTarget(person("dave")),
-					inTarget(person("erin")), inTarget(person("frank"))},
+					inTarget(person("erin")), inTarget(person("frank")), inTarget(person("gina"))},
 				Policy: policy(func(p *Policy) { p.MaxDeletionPercent = 20 }),
 			},
 			want: []string{
-				"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 6 managed users (limit 1)",
-				"suspend erin: not in source", "suspend frank: not in source",
+				"BLOCKED (DeletionThresholdExceeded): run would offboard 3 of 7 managed users (limit 2)",
+				"suspend erin: not in source", "suspend frank: not in source", "suspend gina: not in source",
 			},
+		},
+		{
+			name: "deletion percent of a small directory rounds up to one person",
+			in: Input{
+				Desired: []model.User{alice, bob, person("carol"), person("dave")},
+				Actual: []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol")), inTarget(person("dave")),
+					inTarget(person("erin"))},
+				Policy: policy(func(p *Policy) { p.MaxDeletionPercent = 10 }),
+			},
+			want:      []string{"suspend erin: not in source"},
+			wantState: suspended("erin", now),
 		},
 		{
 			name: "deletion percent threshold not exceeded",

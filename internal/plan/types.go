@@ -63,7 +63,8 @@ type Policy struct {
 	// MaxDeletions caps offboardings (suspend+delete+anonymize, including suspensions of users
 	// disabled in the directory) per run; <0 means unlimited and 0 means none without approval.
 	MaxDeletions int
-	// MaxDeletionPercent caps offboardings per run as a percentage of managed users; 0 is off.
+	// MaxDeletionPercent caps offboardings per run as a percentage of managed users, rounded up;
+	// 0 is off.
 	MaxDeletionPercent int
 	// MinSourcePercent holds offboarding when the desired set is smaller than this percentage of
 	// the managed users; 0 is off. An empty desired set with managed users is always suspicious
