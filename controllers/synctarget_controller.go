@@ -83,7 +83,9 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if st.Spec.Interval != nil && st.Spec.Interval.Duration > 0 {
 		interval = st.Spec.Interval.Duration
 	}
+	syncRequest := st.Annotations[v1.AnnotationSyncRequested]
 	result, runErr := r.sync(ctx, &st)
+	st.Status.LastHandledSyncRequest = syncRequest
 	st.Status.ObservedGeneration = st.Generation
 	if err := r.Status().Patch(ctx, &st, fullLastRunPatch{client.MergeFrom(before)}); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -411,7 +413,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	if p.ApprovalUsed {
 		status.ApprovedDeletionsUsed = approval
 	}
-	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "")
+	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "nothing needs a person's attention")
 	summary := fmt.Sprintf("created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, failed %d",
 		c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, c.Failed)
 	switch {

@@ -41,6 +41,10 @@ const (
 	ReasonSuspended                 = "Suspended"
 )
 
+// AnnotationSyncRequested, set on a SyncTarget to a new value (e.g. the current time), starts a run
+// at once. The run records the value in status.lastHandledSyncRequest, so a client can wait for it.
+const AnnotationSyncRequested = "sync.directorysync.io/sync-requested"
+
 // AnnotationApproveDeletions, set on a SyncTarget, lets one run exceed the deletion threshold.
 // The approval is one-shot: the run that uses it records the value in status.approvedDeletionsUsed,
 // and only a new value approves again. The annotation itself is left alone (GitOps friendly).

@@ -151,6 +151,9 @@ type SyncTargetStatus struct {
 	// +listMapKey=externalID
 	// +optional
 	Suspended []SuspendedUser `json:"suspended,omitempty"`
+	// LastHandledSyncRequest is the value of the sync-requested annotation when the last run started.
+	// +optional
+	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
 	// ApprovedDeletionsUsed records the value of the approval annotation already consumed by a run.
 	// +optional
 	ApprovedDeletionsUsed string `json:"approvedDeletionsUsed,omitempty"`
