@@ -35,11 +35,13 @@ func main() {
 func runManager() int {
 	var metricsAddr, probeAddr string
 	var leaderElect, enableWebhooks bool
+	var maxConcurrentSyncs int
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica syncs.")
 	flag.BoolVar(&enableWebhooks, "enable-webhooks", false,
 		"Serve the MappingRule validating webhook on :9443 (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
+	flag.IntVar(&maxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets may sync at once.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -72,7 +74,7 @@ func runManager() int {
 		log.Error(err, "creating manager")
 		return 1
 	}
-	if err := controllers.SetupAll(mgr, controllers.Options{}); err != nil {
+	if err := controllers.SetupAll(mgr, controllers.Options{MaxConcurrentSyncs: maxConcurrentSyncs}); err != nil {
 		log.Error(err, "setting up controllers")
 		return 1
 	}

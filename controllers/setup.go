@@ -14,6 +14,9 @@ type Options struct {
 	Now func() time.Time
 	// RunTimeout bounds one sync run.
 	RunTimeout time.Duration
+	// MaxConcurrentSyncs is how many SyncTargets may sync at once (default 4); one target's runs
+	// never overlap.
+	MaxConcurrentSyncs int
 }
 
 // SetupAll registers the three controllers with the manager.
@@ -26,7 +29,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&SyncTargetReconciler{
 		Client: mgr.GetClient(), APIReader: reader, Recorder: mgr.GetEventRecorder("synctarget-controller"),
-		Mappers: &mapping.Cache{}, Now: opts.Now, RunTimeout: opts.RunTimeout,
+		Mappers: &mapping.Cache{}, Now: opts.Now, RunTimeout: opts.RunTimeout, MaxConcurrent: opts.MaxConcurrentSyncs,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

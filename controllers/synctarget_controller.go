@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -42,6 +43,8 @@ type SyncTargetReconciler struct {
 	Mappers *mapping.Cache
 	// RunTimeout bounds one run (default 30m).
 	RunTimeout time.Duration
+	// MaxConcurrent is how many SyncTargets may sync at once (default 4).
+	MaxConcurrent int
 	// Now is the clock (default time.Now); tests move it to pass a grace period.
 	Now func() time.Time
 
@@ -184,7 +187,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		setCondition(&status.Conditions, gen, v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
 		return notReady(reason, "directory source: "+msg, false)
 	}
-	target, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
+	target, release, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
 	if err != nil {
 		reason := v1.ReasonInvalidConfig
 		if connect.IsRefError(err) {
@@ -192,6 +195,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		}
 		return notReady(reason, "SCIM target: "+err.Error(), false)
 	}
+	defer release()
 
 	approval := st.Annotations[v1.AnnotationApproveDeletions]
 	policy := policyFor(st, mapper.ManagedFields(), approval != "" && approval != status.ApprovedDeletionsUsed)
@@ -516,12 +520,17 @@ func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 	}
 	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	workers := r.MaxConcurrent
+	if workers <= 0 {
+		workers = 4
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.SyncTarget{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&v1.DirectorySource{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetSource)), specChanged).
 		Watches(&v1.MappingRule{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetMappings)), specChanged).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetSecrets, indexSourceSecrets))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetConfigMaps, indexSourceConfigMaps))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("synctarget").
 		Complete(r)
 }

@@ -221,15 +221,16 @@ func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log lo
 	return nil, directory.Errorf(directory.KindInvalidConfig, nil, "spec sets neither ldap nor hr")
 }
 
-// SCIMTarget builds the SCIM client and model adapter of a SyncTarget.
-func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Logger) (*scim.Target, error) {
+// SCIMTarget builds the SCIM client and model adapter of a SyncTarget. Call release when the run is
+// over: it closes the run's idle connections.
+func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Logger) (target *scim.Target, release func(), err error) {
 	token, err := secret(ctx, r, spec.TokenSecretRef.Name, spec.TokenSecretRef.Key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ca, err := caBundle(ctx, r, spec.TLS)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if spec.TLS != nil {
@@ -239,7 +240,7 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 	if len(ca) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(ca) {
-			return nil, fmt.Errorf("the CA bundle of the SCIM target holds no PEM certificate")
+			return nil, nil, fmt.Errorf("the CA bundle of the SCIM target holds no PEM certificate")
 		}
 		tlsCfg.RootCAs = pool
 	}
@@ -253,9 +254,9 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 		Logger:      log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return scim.NewTarget(c), nil
+	return scim.NewTarget(c), transport.CloseIdleConnections, nil
 }
 
 func durationOf(d *metav1.Duration, def time.Duration) time.Duration {

@@ -70,7 +70,7 @@ func TestMissingReferencesAreRefErrors(t *testing.T) {
 	if !IsRefError(err) || !strings.Contains(err.Error(), `Secret "absent" key "username"`) {
 		t.Fatalf("want a RefError naming the Secret and key, got %v", err)
 	}
-	_, err = SCIMTarget(context.Background(), v1.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2",
+	_, _, err = SCIMTarget(context.Background(), v1.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2",
 		TokenSecretRef: v1.SecretKeySelector{Name: "bind", Key: "token"}}, bind, logr.Discard())
 	if !IsRefError(err) || !strings.Contains(err.Error(), `key "token"`) {
 		t.Fatalf("want a RefError for the token key, got %v", err)
@@ -96,7 +96,7 @@ func TestHRSourceFromConfigMap(t *testing.T) {
 
 func TestSCIMTargetRejectsCABundleWithoutCertificates(t *testing.T) {
 	r := mapResolver{secrets: map[string]string{"scim/token": "t", "ca/ca.crt": "not a certificate"}}
-	_, err := SCIMTarget(context.Background(), v1.SCIMTarget{URL: "https://127.0.0.1:1/scim/v2",
+	_, _, err := SCIMTarget(context.Background(), v1.SCIMTarget{URL: "https://127.0.0.1:1/scim/v2",
 		TokenSecretRef: v1.SecretKeySelector{Name: "scim", Key: "token"},
 		TLS:            &v1.TLSConfig{CA: &v1.CABundleSource{SecretRef: &v1.SecretKeySelector{Name: "ca", Key: "ca.crt"}}},
 	}, r, logr.Discard())
