@@ -43,7 +43,7 @@ const (
 	sourceName   = "corp-ldap"
 	ruleName     = "staff"
 	samplesDir   = "config/samples/demo"
-	syncNowAnnot = "demo.directorysync.io/sync-requested"
+	syncNowAnnot = v1.AnnotationSyncRequested
 
 	// minUsers keeps the pilot users in the seed and enough managed users for the default safety
 	// limit (10% of managed users) to allow the one suspension of step 4.
