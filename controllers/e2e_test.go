@@ -810,3 +810,38 @@ func equalUsers(a, b model.User) bool {
 		a.PhoneNumber == b.PhoneNumber && a.Department == b.Department && a.Role == b.Role &&
 		slices.Equal(a.Groups, b.Groups)
 }
+
+// With an interval of an hour, only the sync-requested annotation can start the second run: it must
+// run at once, apply the LDAP change and record the handled request.
+func TestE2ESyncRequested(t *testing.T) {
+	f := newFixture(t, "sync-now")
+	f.applyAll(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.Interval = &metav1.Duration{Duration: time.Hour} }))
+	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
+
+	u := expectedUsers(f.ldap.Seed)[0]
+	if err := f.ldap.SetAttribute(context.Background(), u.UID, "title", "Head of Sync"); err != nil {
+		t.Fatal(err)
+	}
+	consistently(t, 3*time.Second, func() error {
+		if got, _ := f.user(t, u.UID); got.Title == "Head of Sync" {
+			return fmt.Errorf("a run happened without a request")
+		}
+		return nil
+	})
+	update(t, f.syncTarget(t, "app"), func(st *v1.SyncTarget) {
+		if st.Annotations == nil {
+			st.Annotations = map[string]string{}
+		}
+		st.Annotations[v1.AnnotationSyncRequested] = "request-1"
+	})
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if st.Status.LastHandledSyncRequest != "request-1" {
+			return fmt.Errorf("lastHandledSyncRequest = %q", st.Status.LastHandledSyncRequest)
+		}
+		if got, _ := f.user(t, u.UID); got.Title != "Head of Sync" {
+			return fmt.Errorf("title of %s = %q after the requested run", u.UID, got.Title)
+		}
+		return nil
+	})
+}
