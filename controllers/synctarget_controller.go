@@ -210,7 +210,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		Mapper:      mapper,
 		Target:      target,
 		Policy:      policy,
-		State:       r.mutState(st),
+		State:       stateFromStatus(status.Suspended),
 		DryRun:      st.Spec.DryRun,
 		Concurrency: int(st.Spec.SCIM.MaxConcurrency),
 		Now:         r.now,
@@ -568,14 +568,4 @@ func (r *SyncTargetReconciler) listTargets(ctx context.Context, ns, index, value
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
 	}
 	return reqs
-}
-
-var mutSeen sync.Map
-
-func (r *SyncTargetReconciler) mutState(st *v1.SyncTarget) plan.State {
-	key := fmt.Sprintf("%p", r)
-	if _, ok := mutSeen.LoadOrStore(key, true); !ok {
-		return plan.State{}
-	}
-	return stateFromStatus(st.Status.Suspended)
 }
