@@ -48,8 +48,8 @@ type SyncTargetReconciler struct {
 	// Now is the clock (default time.Now); tests move it to pass a grace period.
 	Now func() time.Time
 
-	mu          sync.Mutex
-	incremental map[string]cachedSource // SyncTarget → incremental LDAP source
+	mu      sync.Mutex
+	sources map[string]cachedSource // SyncTarget → a source kept between runs (see sourceFor)
 }
 
 func (r *SyncTargetReconciler) now() time.Time {
@@ -68,7 +68,7 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !st.DeletionTimestamp.IsZero() {
 		forgetMetrics(req.String())
 		r.mu.Lock()
-		delete(r.incremental, req.String())
+		delete(r.sources, req.String())
 		r.mu.Unlock()
 		if controllerutil.RemoveFinalizer(&st, finalizerName) {
 			return ctrl.Result{}, r.Update(ctx, &st)
@@ -223,41 +223,60 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	return syncOutcome{}, runErr
 }
 
-// sourceFor returns the directory source of a run. An LDAP source with spec.incremental is kept per
-// SyncTarget (and DirectorySource generation) so that its runs merge changes into the last full read.
+// sourceFor returns the directory source of a run. Sources that keep something between runs are
+// kept per SyncTarget while what they were built from is unchanged: an LDAP source with
+// spec.incremental keeps its last full read, an HR record fetched over HTTP its ETag.
 func (r *SyncTargetReconciler) sourceFor(ctx context.Context, st *v1.SyncTarget, ds *v1.DirectorySource, resolver connect.Resolver) (directory.Source, error) {
 	log := logf.FromContext(ctx)
-	if ds.Spec.LDAP == nil || ds.Spec.LDAP.Incremental == nil {
+	version := fmt.Sprintf("%s/%d", ds.UID, ds.Generation)
+	var build func() (directory.Source, error)
+	switch {
+	case ds.Spec.LDAP != nil && ds.Spec.LDAP.Incremental != nil:
+		// Validate the spec (and its Secrets) now, so that errors show up in this run's status;
+		// each read resolves the Secrets again.
+		if _, err := connect.LDAPConfig(ctx, ds.Spec.LDAP, resolver); err != nil {
+			return nil, err
+		}
+		spec := ds.Spec.LDAP.DeepCopy()
+		fullEvery := time.Hour
+		if d := spec.Incremental.FullReadInterval; d != nil && d.Duration > 0 {
+			fullEvery = d.Duration
+		}
+		build = func() (directory.Source, error) {
+			return &directory.Incremental{
+				Open: func(ctx context.Context, mark string) (directory.Source, error) {
+					return connect.OpenLDAP(ctx, spec, resolver, log, mark)
+				},
+				FullEvery: fullEvery,
+				Now:       r.now,
+			}, nil
+		}
+	case ds.Spec.HR != nil && ds.Spec.HR.HTTP != nil:
+		// The source holds the token and CA it was built with: a changed Secret makes a new one.
+		fingerprint, err := connect.HTTPFingerprint(ctx, ds.Spec.HR.HTTP, resolver)
+		if err != nil {
+			return nil, err
+		}
+		version += "/" + fingerprint
+		build = func() (directory.Source, error) { return connect.Source(ctx, ds.Spec, resolver, log) }
+	default:
 		return connect.Source(ctx, ds.Spec, resolver, log)
 	}
 	key := client.ObjectKeyFromObject(st).String()
-	version := fmt.Sprintf("%s/%d", ds.UID, ds.Generation)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.incremental[key]; ok && c.version == version {
+	if c, ok := r.sources[key]; ok && c.version == version {
 		return c.source, nil
 	}
-	// Validate the spec (and its Secrets) now, so that errors show up in this run's status.
-	if _, err := connect.LDAPConfig(ctx, ds.Spec.LDAP, resolver); err != nil {
+	src, err := build()
+	if err != nil {
 		return nil, err
 	}
-	spec := ds.Spec.LDAP.DeepCopy()
-	fullEvery := time.Hour
-	if d := spec.Incremental.FullReadInterval; d != nil && d.Duration > 0 {
-		fullEvery = d.Duration
+	if r.sources == nil {
+		r.sources = map[string]cachedSource{}
 	}
-	inc := &directory.Incremental{
-		Open: func(ctx context.Context, mark string) (directory.Source, error) {
-			return connect.OpenLDAP(ctx, spec, resolver, log, mark)
-		},
-		FullEvery: fullEvery,
-		Now:       r.now,
-	}
-	if r.incremental == nil {
-		r.incremental = map[string]cachedSource{}
-	}
-	r.incremental[key] = cachedSource{version: version, source: inc}
-	return inc, nil
+	r.sources[key] = cachedSource{version: version, source: src}
+	return src, nil
 }
 
 type cachedSource struct {

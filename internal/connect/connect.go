@@ -5,8 +5,10 @@ package connect
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -219,6 +221,26 @@ func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log lo
 		}
 	}
 	return nil, directory.Errorf(directory.KindInvalidConfig, nil, "spec sets neither ldap nor hr")
+}
+
+// HTTPFingerprint identifies the token and CA bundle an HTTP HR source would be built with, so that
+// a kept source is replaced when either changes. It reveals nothing about the secrets.
+func HTTPFingerprint(ctx context.Context, spec *v1.HTTPRecordSource, r Resolver) (string, error) {
+	h := sha256.New()
+	if ref := spec.BearerTokenSecretRef; ref != nil {
+		tok, err := secret(ctx, r, ref.Name, ref.Key)
+		if err != nil {
+			return "", err
+		}
+		h.Write(tok)
+	}
+	h.Write([]byte{0})
+	ca, err := caBundle(ctx, r, spec.TLS)
+	if err != nil {
+		return "", err
+	}
+	h.Write(ca)
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
 // SCIMTarget builds the SCIM client and model adapter of a SyncTarget. Call release when the run is

@@ -104,3 +104,37 @@ func TestSCIMTargetRejectsCABundleWithoutCertificates(t *testing.T) {
 		t.Fatalf("want a CA bundle error, got %v", err)
 	}
 }
+
+func TestHTTPFingerprintFollowsTokenAndCA(t *testing.T) {
+	spec := &v1.HTTPRecordSource{URL: "https://127.0.0.1/staff.csv", BearerTokenSecretRef: &v1.SecretKeySelector{Name: "hr", Key: "token"},
+		TLS: &v1.TLSConfig{CA: &v1.CABundleSource{ConfigMapRef: &v1.ConfigMapKeySelector{Name: "ca", Key: "ca.crt"}}}}
+	r := mapResolver{secrets: map[string]string{"hr/token": "one"}, configMaps: map[string]string{"ca/ca.crt": "pem-1"}}
+	fp := func() string {
+		t.Helper()
+		s, err := HTTPFingerprint(context.Background(), spec, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := fp()
+	if again := fp(); again != first {
+		t.Fatalf("fingerprint not stable: %s vs %s", first, again)
+	}
+	if strings.Contains(first, "one") || strings.Contains(first, "pem") {
+		t.Fatalf("fingerprint %q shows secret data", first)
+	}
+	r.secrets["hr/token"] = "two"
+	second := fp()
+	if second == first {
+		t.Fatal("a rotated token must change the fingerprint")
+	}
+	r.configMaps["ca/ca.crt"] = "pem-2"
+	if fp() == second {
+		t.Fatal("a new CA bundle must change the fingerprint")
+	}
+	delete(r.secrets, "hr/token")
+	if _, err := HTTPFingerprint(context.Background(), spec, r); !IsRefError(err) {
+		t.Fatalf("want a RefError for a missing token, got %v", err)
+	}
+}
