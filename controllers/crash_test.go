@@ -141,7 +141,9 @@ func (r *crashRound) run(t *testing.T) {
 
 	concurrency := []int32{1, 2, 4}[r.rng.IntN(3)]
 	killPOST := 1 + r.rng.IntN(100)
-	killDELETE := 1 + r.rng.IntN(crashGone)
+	// At most crashGone-1 DELETEs are let through, so that at least one deletion is left to the
+	// restarted manager whatever the concurrency (at most 4, and every DELETE is held deleteDelay).
+	killDELETE := 1 + r.rng.IntN(crashGone-1)
 	want := expectedUsers(ls.Seed)
 	var gone []string
 	for _, i := range r.rng.Perm(len(want))[:crashGone] {
@@ -220,6 +222,9 @@ func (r *crashRound) run(t *testing.T) {
 		}
 	}
 	t.Logf("deletion run killed: %d DELETEs seen, %d of %d users not deleted yet", r.count(t, http.MethodDelete), remaining, crashGone)
+	if remaining == 0 {
+		t.Fatalf("the kill came too late: all %d users were already deleted", crashGone)
+	}
 
 	m = r.startManager(t)
 	var kept []slapd.User
