@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -90,7 +89,7 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	result, runErr := r.sync(ctx, &st)
 	st.Status.LastHandledSyncRequest = syncRequest
 	st.Status.ObservedGeneration = st.Generation
-	if err := r.Status().Patch(ctx, &st, fullLastRunPatch{client.MergeFrom(before)}); err != nil {
+	if err := r.Status().Patch(ctx, &st, client.MergeFrom(before)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
@@ -103,34 +102,6 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{RequeueAfter: result.requeueAfter}, nil
 	}
 	return ctrl.Result{RequeueAfter: interval}, nil
-}
-
-// fullLastRunPatch is a merge patch of the status that always carries status.lastRun whole. A plain
-// merge patch only sends the counters that differ from the previous in-memory value, whose zero
-// counters the API server may never have stored; the CRD requires every counter of lastRun, so such
-// a patch would be rejected as soon as the stored status has no lastRun yet.
-type fullLastRunPatch struct{ client.Patch }
-
-func (p fullLastRunPatch) Data(obj client.Object) ([]byte, error) {
-	data, err := p.Patch.Data(obj)
-	if err != nil {
-		return nil, err
-	}
-	st, ok := obj.(*v1.SyncTarget)
-	if !ok {
-		return data, nil
-	}
-	var patch map[string]any
-	if err := json.Unmarshal(data, &patch); err != nil {
-		return nil, err
-	}
-	status, _ := patch["status"].(map[string]any)
-	if status == nil {
-		status = map[string]any{}
-		patch["status"] = status
-	}
-	status["lastRun"] = st.Status.LastRun
-	return json.Marshal(patch)
 }
 
 type syncOutcome struct{ requeueAfter time.Duration }

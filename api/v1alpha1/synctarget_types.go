@@ -159,20 +159,29 @@ type SyncTargetStatus struct {
 	ApprovedDeletionsUsed string `json:"approvedDeletionsUsed,omitempty"`
 }
 
-// RunCounts counts actions of one run.
+// RunCounts counts actions of one run; a missing counter is zero.
 type RunCounts struct {
-	Created     int32 `json:"created"`
-	Updated     int32 `json:"updated"`
-	Suspended   int32 `json:"suspended"`
-	Reactivated int32 `json:"reactivated"`
-	Deleted     int32 `json:"deleted"`
-	Anonymized  int32 `json:"anonymized"`
+	// +optional
+	Created int32 `json:"created,omitempty"`
+	// +optional
+	Updated int32 `json:"updated,omitempty"`
+	// +optional
+	Suspended int32 `json:"suspended,omitempty"`
+	// +optional
+	Reactivated int32 `json:"reactivated,omitempty"`
+	// +optional
+	Deleted int32 `json:"deleted,omitempty"`
+	// +optional
+	Anonymized int32 `json:"anonymized,omitempty"`
 	// GroupChanges counts created groups and added or removed memberships.
-	GroupChanges int32 `json:"groupChanges"`
+	// +optional
+	GroupChanges int32 `json:"groupChanges,omitempty"`
 	// Skipped counts records the rules could not map (see problems).
-	Skipped int32 `json:"skipped"`
+	// +optional
+	Skipped int32 `json:"skipped,omitempty"`
 	// Failed counts actions the target rejected.
-	Failed int32 `json:"failed"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
 }
 
 // PlanSummary is a plan that was computed but not applied.
