@@ -7,11 +7,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ ! -x /usr/sbin/slapd || ! -x /usr/bin/ldapsearch ]]; then
   if [[ $(id -u) -eq 0 ]]; then
     echo "install-deps: installing slapd and ldap-utils" >&2
-    # Debian's own slapd instance is not used; keep its service from starting.
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    # Debian's own slapd instance is not used; keep its service from starting (unless a
+    # policy-rc.d is already in place, which is then left as it is).
+    own_policy=false
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+      own_policy=true
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null
-    rm -f /usr/sbin/policy-rc.d
+    if [[ ${own_policy} == true ]]; then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "install-deps: slapd is missing; run: sudo apt-get install slapd ldap-utils" >&2
     exit 1
