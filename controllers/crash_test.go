@@ -118,20 +118,7 @@ func (r *crashRound) now() time.Time { return time.Now().Add(time.Duration(r.clo
 
 func (r *crashRound) run(t *testing.T) {
 	ctx := context.Background()
-	ls, err := slapd.Start(slapd.Options{Users: crashUsers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ls.Stop() })
-	ss, err := scimserver.Start(ctx, scimserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ss.Stop)
-	sc, err := scim.New(ss.URL(), scim.Options{Token: ss.Token(), MaxRetries: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ls, ss, sc := startBackends(t, crashUsers)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "crash-"}}
 	if err := r.kc.Create(ctx, ns); err != nil {
 		t.Fatal(err)

@@ -47,16 +47,16 @@ type fixture struct {
 	sc   *scim.Client
 }
 
-func newFixture(t *testing.T, name string) *fixture {
+// startBackends starts a seeded slapd and a SCIMMY server for one test, with a SCIM client that reads
+// the server back without retries; both stop when the test ends.
+func startBackends(t *testing.T, users int) (*slapd.Server, *scimserver.Server, *scim.Client) {
 	t.Helper()
-	requireSuite(t)
-	ctx := context.Background()
-	ls, err := slapd.Start(slapd.Options{Users: seedUsers})
+	ls, err := slapd.Start(slapd.Options{Users: users})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ls.Stop() })
-	ss, err := scimserver.Start(ctx, scimserver.Options{})
+	ss, err := scimserver.Start(context.Background(), scimserver.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +65,13 @@ func newFixture(t *testing.T, name string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ls, ss, sc
+}
+
+func newFixture(t *testing.T, name string) *fixture {
+	t.Helper()
+	requireSuite(t)
+	ls, ss, sc := startBackends(t, seedUsers)
 	f := &fixture{ns: newNamespace(t, name), ldap: ls, scim: ss, sc: sc}
 	f.create(t, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "ldap-bind"},
