@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/scimserver"
 )
 
@@ -588,5 +589,50 @@ func TestWrongToken(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), token) {
 		t.Errorf("error leaks a token: %v", err)
+	}
+}
+
+// Anonymizing (offboarding.afterGrace: Anonymize) overwrites every personal field the way the engine
+// does it: the planner's AnonymizedUser, with all string fields and active named. The account stays,
+// owned (externalId kept) and inactive, with nothing personal left.
+func TestAnonymizeClearsPersonalData(t *testing.T) {
+	for _, mode := range []string{"patch", "put"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, c := setup(t, Options{})
+			tg := NewTarget(c)
+			if mode == "put" {
+				no := false
+				tg.usePatch = &no
+			}
+			orig := fullUser("dirsync:ext-ada", "ada")
+			id, err := tg.CreateUser(ctx, orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			anon := plan.AnonymizedUser(model.User{ExternalID: orig.ExternalID, TargetID: id})
+			fields := append(slices.Clone(model.StringFields), model.FieldActive)
+			if err := tg.UpdateUser(ctx, id, anon, fields); err != nil {
+				t.Fatal(err)
+			}
+			users, err := tg.ListUsers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := findModel(t, users, id)
+			want := model.User{ExternalID: orig.ExternalID, UserName: plan.AnonymizedUserName(orig.ExternalID), TargetID: id}
+			if !equalUser(got, want) || !plan.IsAnonymized(got) {
+				t.Fatalf("after anonymizing\n got %+v\nwant %+v", got, want)
+			}
+			d, err := srv.Dump(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := fmt.Sprint(d.Users)
+			for _, personal := range []string{"Ada", "Lovelace", "ada@example.com", "+44 20 1234", "Analyst", "1815"} {
+				if strings.Contains(raw, personal) {
+					t.Errorf("%q is still stored in the target: %s", personal, raw)
+				}
+			}
+		})
 	}
 }
