@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -93,6 +94,22 @@ func problemsForStatus(problems []model.Problem, max int) []v1.UserProblem {
 	return out
 }
 
+// markNotSynced records that no sync happened: Ready and Synced are False, and Stalled says
+// whether a person has to act before the next attempt can succeed.
+func markNotSynced(conds *[]metav1.Condition, gen int64, reason, msg string, stalled bool) {
+	setCondition(conds, gen, v1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	setCondition(conds, gen, v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
+	setCondition(conds, gen, v1.ConditionStalled, boolStatus(stalled), reason, msg)
+}
+
+// durationOr returns d, or def when d is unset or not positive.
+func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
+
 func boolStatus(b bool) metav1.ConditionStatus {
 	if b {
 		return metav1.ConditionTrue
@@ -152,8 +169,6 @@ func caConfigMap(t *v1.TLSConfig) []string {
 	return nil
 }
 
-func itoa(n int32) string { return fmt.Sprintf("%d", n) }
-
 // sameCondition reports whether condition typ has the same status and reason in both lists.
 func sameCondition(a, b []metav1.Condition, typ string) bool {
 	ca, cb := meta.FindStatusCondition(a, typ), meta.FindStatusCondition(b, typ)
@@ -162,8 +177,6 @@ func sameCondition(a, b []metav1.Condition, typ string) bool {
 	}
 	return ca.Status == cb.Status && ca.Reason == cb.Reason
 }
-
-type modelProblem = model.Problem
 
 func sortSuspended(list []v1.SuspendedUser) {
 	sort.Slice(list, func(i, j int) bool { return list[i].ExternalID < list[j].ExternalID })

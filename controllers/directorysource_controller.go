@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,10 +41,7 @@ func (r *DirectorySourceReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.Get(ctx, req.NamespacedName, &ds); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	interval := 5 * time.Minute
-	if ds.Spec.ProbeInterval != nil && ds.Spec.ProbeInterval.Duration > 0 {
-		interval = ds.Spec.ProbeInterval.Duration
-	}
+	interval := durationOr(ds.Spec.ProbeInterval, 5*time.Minute)
 	timeout := r.ReadTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -74,7 +72,7 @@ func (r *DirectorySourceReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 		log.Info("directory source not readable", "reason", reason, "error", msg)
 	} else {
-		msg := "read " + itoa(st.EntriesRead) + " entries"
+		msg := fmt.Sprintf("read %d entries", st.EntriesRead)
 		setCondition(&st.Conditions, gen, v1.ConditionSourceReachable, metav1.ConditionTrue, v1.ReasonSucceeded, msg)
 		setCondition(&st.Conditions, gen, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, msg)
 	}

@@ -62,7 +62,7 @@ func observeRun(target string, res *syncer.Result) {
 	if c.Failed > 0 {
 		syncErrors.WithLabelValues(target, "failed_actions").Inc()
 	}
-	managedUsers.WithLabelValues(target).Set(float64(res.Plan.Summary.Managed + c.Created - c.Deleted))
+	managedUsers.WithLabelValues(target).Set(float64(res.ManagedAfter()))
 }
 
 func forgetMetrics(target string) {

@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,10 +83,7 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 
 	before := st.DeepCopy()
-	interval := 15 * time.Minute
-	if st.Spec.Interval != nil && st.Spec.Interval.Duration > 0 {
-		interval = st.Spec.Interval.Duration
-	}
+	interval := durationOr(st.Spec.Interval, 15*time.Minute)
 	syncRequest := st.Annotations[v1.AnnotationSyncRequested]
 	result, runErr := r.sync(ctx, &st)
 	st.Status.LastHandledSyncRequest = syncRequest
@@ -106,12 +105,10 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 type syncOutcome struct{ requeueAfter time.Duration }
 
-// retryAfter is how soon a run that could not start is tried again.
+// retryAfter is how soon a run that could not start is tried again: within a minute, or the
+// interval when that is shorter.
 func retryAfter(st *v1.SyncTarget) time.Duration {
-	if st.Spec.Interval != nil && st.Spec.Interval.Duration < time.Minute {
-		return st.Spec.Interval.Duration
-	}
-	return time.Minute
+	return min(durationOr(st.Spec.Interval, time.Minute), time.Minute)
 }
 
 // sync runs one sync and records the outcome in st.Status.
@@ -120,10 +117,8 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	status := &st.Status
 	gen := st.Generation
 	notReady := func(reason, msg string, stalled bool) (syncOutcome, error) {
-		setCondition(&status.Conditions, gen, v1.ConditionReady, metav1.ConditionFalse, reason, msg)
-		setCondition(&status.Conditions, gen, v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
-		setCondition(&status.Conditions, gen, v1.ConditionStalled, boolStatus(stalled), reason, msg)
-		return syncOutcome{requeueAfter: retryAfter(st)}, fmt.Errorf("%s", msg)
+		markNotSynced(&status.Conditions, gen, reason, msg, stalled)
+		return syncOutcome{requeueAfter: retryAfter(st)}, errors.New(msg)
 	}
 
 	if st.Spec.Suspend {
@@ -209,10 +204,7 @@ func (r *SyncTargetReconciler) sourceFor(ctx context.Context, st *v1.SyncTarget,
 			return nil, err
 		}
 		spec := ds.Spec.LDAP.DeepCopy()
-		fullEvery := time.Hour
-		if d := spec.Incremental.FullReadInterval; d != nil && d.Duration > 0 {
-			fullEvery = d.Duration
-		}
+		fullEvery := durationOr(spec.Incremental.FullReadInterval, time.Hour)
 		build = func() (directory.Source, error) {
 			return &directory.Incremental{
 				Open: func(ctx context.Context, mark string) (directory.Source, error) {
@@ -336,9 +328,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		reason, msg := sourceErrorReason(res.SourceErr)
 		msg = "directory not readable, nothing was changed: " + msg
 		set(v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
-		set(v1.ConditionReady, metav1.ConditionFalse, reason, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
-		set(v1.ConditionStalled, metav1.ConditionFalse, reason, msg)
+		markNotSynced(&status.Conditions, gen, reason, msg, false)
 		warn(reason, "Read", msg)
 		return
 	}
@@ -346,9 +336,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	set(v1.ConditionSourceReachable, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("read %d entries", len(snap.Records)))
 	if res.TargetErr != nil {
 		msg := "SCIM target not readable, nothing was changed: " + res.TargetErr.Error()
-		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
-		set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonTargetUnreachable, msg)
+		markNotSynced(&status.Conditions, gen, v1.ReasonTargetUnreachable, msg, false)
 		warn(v1.ReasonTargetUnreachable, "Sync", msg)
 		return
 	}
@@ -359,8 +347,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		return
 	}
 	p := res.Plan
-	sum := p.Summary
-	problems := append(append([]modelProblem{}, res.Skipped...), res.Failures...)
+	problems := append(slices.Clone(res.Skipped), res.Failures...)
 	status.Problems = problemsForStatus(problems, 50)
 	status.ProblemsTotal = int32(len(problems))
 	now := metav1.NewTime(r.now())
@@ -371,12 +358,10 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	if p.Blocked != nil || st.Spec.DryRun {
 		status.Plan = planSummary(p)
 		status.LastRun = plannedCounts(p, skipped)
-		status.ManagedUsers = int32(sum.Managed)
+		status.ManagedUsers = int32(res.ManagedAfter()) // nothing applied: the users found
 		if p.Blocked != nil {
 			msg := p.Blocked.Message + fmt.Sprintf("; nothing was changed. Raise spec.safety limits or set the annotation %s to approve one run", v1.AnnotationApproveDeletions)
-			set(v1.ConditionStalled, metav1.ConditionTrue, p.Blocked.Reason, msg)
-			set(v1.ConditionReady, metav1.ConditionFalse, p.Blocked.Reason, msg)
-			set(v1.ConditionSynced, metav1.ConditionFalse, p.Blocked.Reason, msg)
+			markNotSynced(&status.Conditions, gen, p.Blocked.Reason, msg, true)
 			warn(p.Blocked.Reason, "Sync", msg)
 			return
 		}
@@ -396,7 +381,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		Deleted: int32(c.Deleted), Anonymized: int32(c.Anonymized), GroupChanges: int32(c.GroupChanges),
 		Skipped: skipped, Failed: int32(c.Failed),
 	}
-	status.ManagedUsers = int32(sum.Managed + c.Created - c.Deleted)
+	status.ManagedUsers = int32(res.ManagedAfter())
 	names := map[string]string{}
 	for _, a := range p.Actions {
 		if a.Kind == plan.KindSuspend {

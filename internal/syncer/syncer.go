@@ -76,6 +76,15 @@ type Result struct {
 	Duration time.Duration
 }
 
+// ManagedAfter is the number of managed target users once the run is over: those the planner found,
+// plus the users the run created, less those it deleted (unchanged when nothing was applied).
+func (r *Result) ManagedAfter() int {
+	if r.Plan == nil {
+		return 0
+	}
+	return r.Plan.Summary.Managed + r.Counts.Created - r.Counts.Deleted
+}
+
 // Run performs one sync. Errors reading the source or the target are reported in the Result (and
 // returned) with the input state unchanged, so that nothing is offboarded on them.
 func Run(ctx context.Context, o Options) (*Result, error) {
