@@ -161,7 +161,7 @@ func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
 	// which are batched per group.
 	for _, batch := range byKind(p.Actions) {
 		if ctx.Err() != nil {
-			return
+			break // what did not run keeps its grace clock, below
 		}
 		switch batch[0].Kind {
 		case plan.KindAddMember, plan.KindRemoveMember:

@@ -791,3 +791,39 @@ func TestFailedReactivationIsRetried(t *testing.T) {
 	}
 	e.expectConverged(people)
 }
+
+// A run cut short (the run timeout) before a planned reactivation must keep that user's grace clock,
+// so that the next run still reactivates the user instead of leaving them suspended.
+func TestUnrunReactivationKeepsGraceClock(t *testing.T) {
+	e := newEnv(t)
+	people := staff(6)
+	e.run(people)
+	e.now = t0.Add(time.Hour)
+	e.run(without(people, "E0003"))
+	suspendedSince := e.state.Suspended[prefix+"E0003"]
+
+	// user03 comes back together with a newcomer; the run stops right after creating the newcomer,
+	// before the reactivation (creates run first).
+	back := append(slices.Clone(people), staff(7)[6])
+	e.now = t0.Add(grace / 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := e.runErr(ctx, hr.NewStatic(csvOf(back), hrConfig), func(o *syncer.Options) {
+		o.Target = &cancellingTarget{Target: e.target, after: 1, cancel: cancel}
+		o.Concurrency = 1
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the run cut short, got %v", err)
+	}
+	if e.mustUser("user03").Active {
+		t.Fatal("the reactivation ran although the run was cut short before it")
+	}
+	if since, ok := e.state.Suspended[prefix+"E0003"]; !ok || !since.Equal(suspendedSince) {
+		t.Fatalf("the unrun reactivation lost the grace clock (%s): state = %v", suspendedSince, e.state.Suspended)
+	}
+	res := e.run(back)
+	if res.Counts.Reactivated != 1 || !e.mustUser("user03").Active {
+		t.Fatalf("the next run must reactivate user03: counts %+v", res.Counts)
+	}
+	e.expectConverged(back)
+}
