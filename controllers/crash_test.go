@@ -33,7 +33,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/controllers"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
-	"github.com/directory-sync/directory-sync-operator/internal/scim"
+	"github.com/directory-sync/directory-sync-operator/internal/target/scim"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/scimserver"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
 )

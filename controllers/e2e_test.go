@@ -18,7 +18,7 @@ import (
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
-	"github.com/directory-sync/directory-sync-operator/internal/scim"
+	"github.com/directory-sync/directory-sync-operator/internal/target/scim"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/scimserver"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
 )

@@ -22,7 +22,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/directory/hr"
 	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
-	"github.com/directory-sync/directory-sync-operator/internal/scim"
+	"github.com/directory-sync/directory-sync-operator/internal/target/scim"
 )
 
 // Resolver reads referenced data from the object's namespace.

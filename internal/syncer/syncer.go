@@ -14,22 +14,11 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
+	"github.com/directory-sync/directory-sync-operator/internal/target"
 )
 
-// Target is a user store the operator writes to (a SCIM 2.0 service provider, or an in-process one).
-type Target interface {
-	ListUsers(ctx context.Context) ([]model.User, error)
-	ListGroups(ctx context.Context) ([]model.Group, error)
-	// CreateUser must be idempotent by ExternalID: it returns the existing user's id if one exists.
-	CreateUser(ctx context.Context, u model.User) (string, error)
-	// UpdateUser changes only the named model fields (model.Field*), taking values from u.
-	UpdateUser(ctx context.Context, targetID string, u model.User, fields []string) error
-	// DeleteUser succeeds when the user is already gone.
-	DeleteUser(ctx context.Context, targetID string) error
-	CreateGroup(ctx context.Context, displayName, externalID string) (string, error)
-	AddMembers(ctx context.Context, groupID string, userIDs []string) error
-	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
-}
+// Target is where a run writes; see target.Target.
+type Target = target.Target
 
 // Options configure one run.
 type Options struct {

@@ -1,4 +1,4 @@
-// Package memory is an in-process user store implementing syncer.Target, for engine tests,
+// Package memory is an in-process user store implementing target.Target, for engine tests,
 // benchmarks and the local demo. It behaves like a strict SCIM service provider: userNames are
 // unique (case-insensitive), group displayNames are unique, members must exist. It counts calls
 // per method and can be told to fail calls.
