@@ -22,6 +22,9 @@ func FuzzParseCSV(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBFid;groups;status\r\n1;a;b;x\r\n2;\"multi\nline\";x\n\n3;\"bad\"quote;\n"), uint8(1))
 	f.Add([]byte("id\tname\n1\t\"unclosed\n2\tx\n"), uint8(2))
 	f.Add([]byte("id,groups,status\n1,a|b;c,X\n1,dup,\n,missing,\n\xff,bad,\n"), uint8(0))
+	f.Add([]byte("id,name,mail\n1,Ann,a@x.org\n2,Bo"), uint8(0))  // cut in the last row
+	f.Add([]byte("id;name\n1;Ann\n2;\"Bob"), uint8(1))            // cut inside a quoted field
+	f.Add([]byte("id,name,mail\n1,Ann,a@x.org\n2\n\n"), uint8(0)) // short last row, blank lines after
 	f.Fuzz(func(t *testing.T, data []byte, delim uint8) {
 		comma := fuzzDelimiters[int(delim)%len(fuzzDelimiters)]
 		// Use the document's own columns so that most inputs get past the header check.
@@ -34,6 +37,9 @@ func FuzzParseCSV(f *testing.F) {
 		}
 		snap, err := Parse(data, cfg)
 		checkSnapshot(t, snap, err, func() int { return csvRowCount(data, comma) })
+		if err == nil && snap != nil && snap.Complete && csvLastRowCutOff(data, comma) {
+			t.Fatal("a document whose last row looks cut off was read as complete")
+		}
 	})
 }
 
@@ -42,6 +48,8 @@ func FuzzParseJSON(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBF{\"employees\": [{\"id\": \"\xff\"}, {\"id\": [\"1\", \"2\"]}, {\"id\": 1.0}, {\"id\": 1}]}"))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"employees": 1}`))
+	f.Add([]byte(`[{"id": "1"}, {"id": "2"`)) // cut off
+	f.Add([]byte(`{"employees": [{"id": "1"}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := Config{Format: FormatJSON, IDColumn: "id", GroupsColumn: "groups", DisabledColumn: "status",
 			DisabledValues: []string{"x"}, MultiValueSeparator: ","}
@@ -135,4 +143,23 @@ func jsonItemCount(t *testing.T, data []byte) int {
 		t.Fatalf("Parse accepted a document that is not an array: %T", doc)
 	}
 	return len(items)
+}
+
+// csvLastRowCutOff reports whether the last row encoding/csv delimits has fewer fields than the
+// header or ends inside a quoted field.
+func csvLastRowCutOff(data []byte, comma rune) bool {
+	r := csvReader(data, comma)
+	header, err := r.Read()
+	if err != nil {
+		return false
+	}
+	cut := false
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return cut
+		}
+		var perr *csv.ParseError
+		cut = (errors.As(err, &perr) && errors.Is(perr.Err, csv.ErrQuote)) || (err == nil && len(row) < len(header))
+	}
 }

@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/redact"
 )
 
 // Defaults of HTTPOptions.
@@ -30,7 +32,8 @@ type HTTPOptions struct {
 	Timeout time.Duration
 	// MaxBytes bounds the body size; default DefaultMaxBytes. A larger body is a KindTooLarge error.
 	MaxBytes int64
-	// Client, if set, is used as is (e.g. with its own TLS configuration).
+	// Client, if set, is used (e.g. with its own TLS configuration) with the redirect policy that
+	// keeps the token with the configured origin in place of its own.
 	Client *http.Client
 	// CACertPEM, if set, holds the PEM certificates that alone are trusted for the server's
 	// certificate. It cannot be combined with Client.
@@ -83,7 +86,9 @@ func buildClient(rawURL string, cfg Config, opts HTTPOptions) (*http.Client, err
 	case opts.Client != nil && len(opts.CACertPEM) > 0:
 		return nil, directory.Errorf(directory.KindInvalidConfig, nil, "a custom HTTP client and CA certificates cannot be combined")
 	case opts.Client != nil:
-		return opts.Client, nil
+		c := *opts.Client // a copy: the caller's client keeps its own redirect policy
+		c.CheckRedirect = checkRedirect
+		return &c, nil
 	case len(opts.CACertPEM) > 0:
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(opts.CACertPEM) {
@@ -91,9 +96,51 @@ func buildClient(rawURL string, cfg Config, opts HTTPOptions) (*http.Client, err
 		}
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		return &http.Client{Transport: transport}, nil
+		return &http.Client{Transport: transport, CheckRedirect: checkRedirect}, nil
 	}
-	return http.DefaultClient, nil
+	return &http.Client{CheckRedirect: checkRedirect}, nil
+}
+
+// maxRedirects is how many redirects one Read follows, as many as net/http's default.
+const maxRedirects = 10
+
+var (
+	errTooManyRedirects = errors.New("too many redirects")
+	errRedirectToHTTP   = errors.New("redirect from https to http")
+)
+
+// checkRedirect keeps the bearer token with the configured origin. net/http forwards the
+// Authorization header to any redirect whose host name matches or is a subdomain of the
+// original one, whatever the scheme and port: another service on the same host would get the
+// token. Here the header is dropped whenever scheme, host or port differ from the configured
+// URL's, and a redirect from https to plain http is refused, since the record holds personal data.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return errTooManyRedirects
+	}
+	origin := via[0].URL
+	if origin.Scheme == "https" && req.URL.Scheme != "https" {
+		return errRedirectToHTTP
+	}
+	if !sameOrigin(origin, req.URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
+}
+
+// sameOrigin compares scheme, host and port (RFC 6454), with the scheme's default port filled in.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 // Read fetches and parses the HR record.
@@ -119,7 +166,14 @@ func (s *HTTPSource) Read(ctx context.Context) (*model.Snapshot, error) {
 	}
 
 	resp, err := s.client.Do(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, errRedirectToHTTP):
+		return nil, directory.Errorf(directory.KindInvalidConfig, nil,
+			"HR record server at %s redirects from https to plain http; the redirect was not followed", s.redactedURL())
+	case errors.Is(err, errTooManyRedirects):
+		return nil, directory.Errorf(directory.KindInvalidConfig, nil,
+			"HR record server at %s redirects more than %d times", s.redactedURL(), maxRedirects)
+	case err != nil:
 		return nil, s.transportError(ctx, err)
 	}
 	defer func() {
@@ -127,18 +181,20 @@ func (s *HTTPSource) Read(ctx context.Context) (*model.Snapshot, error) {
 		_ = resp.Body.Close()
 	}()
 
+	// The status is named by its code: the reason phrase is the server's own text, which a
+	// hostile or misconfigured server may fill with what it was sent. The body is never read.
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK:
 	case code == http.StatusNotModified:
 		return s.notModified()
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, directory.Errorf(directory.KindAuthFailed, nil, "HR record server answered %s", resp.Status)
+		return nil, directory.Errorf(directory.KindAuthFailed, nil, "HR record server answered %s", statusName(code))
 	case code == http.StatusNotFound || code == http.StatusGone:
-		return nil, directory.Errorf(directory.KindNotFound, nil, "HR record server answered %s", resp.Status)
+		return nil, directory.Errorf(directory.KindNotFound, nil, "HR record server answered %s", statusName(code))
 	case code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
-		return nil, directory.Errorf(directory.KindUnreachable, nil, "HR record server answered %s", resp.Status)
+		return nil, directory.Errorf(directory.KindUnreachable, nil, "HR record server answered %s", statusName(code))
 	default:
-		return nil, directory.Errorf(directory.KindInvalidConfig, nil, "HR record server answered unexpected %s", resp.Status)
+		return nil, directory.Errorf(directory.KindInvalidConfig, nil, "HR record server answered unexpected %s", statusName(code))
 	}
 
 	if resp.ContentLength > s.opts.MaxBytes {
@@ -181,17 +237,21 @@ func (s *HTTPSource) tooLarge() error {
 	return directory.Errorf(directory.KindTooLarge, nil, "HR record exceeds the limit of %d bytes", s.opts.MaxBytes)
 }
 
-// transportError classifies a failed request or body read. The *url.Error is unwrapped because
-// its text quotes the full URL, which may carry credentials in its query.
-func (s *HTTPSource) transportError(ctx context.Context, err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
+// statusName is "401 Unauthorized" for a known code, the bare number otherwise.
+func statusName(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return fmt.Sprintf("%d %s", code, text)
 	}
+	return fmt.Sprint(code)
+}
+
+// transportError classifies a failed request or body read. Its text is described, not quoted
+// (see redact.Transport): net/http quotes the URL, query included, and the server's bytes.
+func (s *HTTPSource) transportError(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return directory.Errorf(directory.KindUnreachable, context.DeadlineExceeded, "HR record not read within %s", s.opts.Timeout)
 	}
-	return directory.Errorf(directory.KindUnreachable, err, "HR record cannot be fetched from %s", s.redactedURL())
+	return directory.Errorf(directory.KindUnreachable, nil, "HR record cannot be fetched from %s: %s", s.redactedURL(), redact.Transport(err))
 }
 
 // redactedURL returns scheme, host and path of the URL, without user info or query.

@@ -3,7 +3,9 @@ package hr
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +29,7 @@ func parseJSON(data []byte, cfg Config) (*model.Snapshot, error) {
 	c := newCollector(cfg)
 	for i, raw := range items {
 		subject := fmt.Sprintf("item %d", i)
-		fields, msg := jsonFields(raw)
+		fields, msg := jsonFields(raw, cfg)
 		if msg != "" {
 			c.problem(subject, model.ReasonMalformedRow, "%s", msg)
 			continue
@@ -43,26 +45,23 @@ func jsonItems(data []byte) ([]json.RawMessage, error) {
 		return nil, directory.Errorf(directory.KindMalformed, nil, "JSON document is empty")
 	}
 	if !json.Valid(trimmed) {
-		// Unmarshal again only to obtain a descriptive syntax error.
-		var v any
-		err := json.Unmarshal(trimmed, &v)
-		return nil, directory.Errorf(directory.KindMalformed, err, "HR record is not valid JSON")
+		return nil, directory.Errorf(directory.KindMalformed, nil, "HR record is not valid JSON: %s", describeJSONError(trimmed))
 	}
 	var items []json.RawMessage
 	switch trimmed[0] {
 	case '[':
 		if err := json.Unmarshal(trimmed, &items); err != nil {
-			return nil, directory.Errorf(directory.KindMalformed, err, "JSON array cannot be read")
+			return nil, directory.Errorf(directory.KindMalformed, nil, "JSON array cannot be read")
 		}
 		return items, nil
 	case '{':
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(trimmed, &obj); err != nil {
-			return nil, directory.Errorf(directory.KindMalformed, err, "JSON object cannot be read")
+			return nil, directory.Errorf(directory.KindMalformed, nil, "JSON object cannot be read")
 		}
 		if arr, ok := obj[employeesKey]; ok && bytes.HasPrefix(bytes.TrimSpace(arr), []byte("[")) {
 			if err := json.Unmarshal(arr, &items); err != nil {
-				return nil, directory.Errorf(directory.KindMalformed, err, "JSON %q array cannot be read", employeesKey)
+				return nil, directory.Errorf(directory.KindMalformed, nil, "JSON %q array cannot be read", employeesKey)
 			}
 			return items, nil
 		}
@@ -71,13 +70,32 @@ func jsonItems(data []byte) ([]json.RawMessage, error) {
 		"JSON document must be an array of objects or an object with an %q array", employeesKey)
 }
 
+// describeJSONError says where an invalid document goes wrong without quoting it: encoding/json's
+// messages quote the offending character, and the document may be a token or another Secret.
+func describeJSONError(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v any
+	err := dec.Decode(&v)
+	var serr *json.SyntaxError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Sprintf("it ends after %d bytes before its array or object is closed; the export looks cut off", len(data))
+	case errors.As(err, &serr):
+		return fmt.Sprintf("syntax error at byte %d of %d", serr.Offset, len(data))
+	case err == nil:
+		return fmt.Sprintf("more data follows the document at byte %d of %d", dec.InputOffset(), len(data))
+	}
+	return fmt.Sprintf("it cannot be decoded (%d bytes)", len(data))
+}
+
 // jsonFields converts one array item; a non-empty message explains why it cannot be used.
-func jsonFields(raw json.RawMessage) ([]field, string) {
+// Messages name a key only when it is one of the configured columns (see csvColumns).
+func jsonFields(raw json.RawMessage, cfg Config) ([]field, string) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Sprintf("item cannot be decoded: %v", err)
+		return nil, "item cannot be decoded"
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -96,7 +114,7 @@ func jsonFields(raw json.RawMessage) ([]field, string) {
 			return nil, "item has an empty key"
 		}
 		if seen[name] {
-			return nil, fmt.Sprintf("key %q appears more than once", name)
+			return nil, fmt.Sprintf("%s appears more than once (keys are compared without surrounding spaces)", keyName(name, cfg))
 		}
 		seen[name] = true
 		var values []string
@@ -104,20 +122,29 @@ func jsonFields(raw json.RawMessage) ([]field, string) {
 			for _, e := range arr {
 				s, ok := jsonScalar(e)
 				if !ok {
-					return nil, fmt.Sprintf("key %q: array holds %s; only strings, numbers, booleans and null are supported", k, jsonKind(e))
+					return nil, fmt.Sprintf("%s: array holds %s; only strings, numbers, booleans and null are supported", keyName(name, cfg), jsonKind(e))
 				}
 				values = append(values, s)
 			}
 		} else {
 			s, ok := jsonScalar(obj[k])
 			if !ok {
-				return nil, fmt.Sprintf("key %q holds %s; nested objects are not supported", k, jsonKind(obj[k]))
+				return nil, fmt.Sprintf("%s holds %s; nested objects are not supported", keyName(name, cfg), jsonKind(obj[k]))
 			}
 			values = append(values, s)
 		}
 		fields = append(fields, field{name: name, values: values})
 	}
 	return fields, ""
+}
+
+// keyName names a key in a message only when the spec configures it.
+func keyName(name string, cfg Config) string {
+	switch name {
+	case cfg.IDColumn, cfg.GroupsColumn, cfg.DisabledColumn:
+		return fmt.Sprintf("key %q", name)
+	}
+	return "a key that is not a configured column"
 }
 
 // jsonScalar formats a scalar value; null becomes "" (and is then omitted).

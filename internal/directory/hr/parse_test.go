@@ -217,9 +217,11 @@ func TestParseCSVDocumentErrors(t *testing.T) {
 		{"empty", csvConfig(), "", directory.KindMalformed, "no header"},
 		{"only a BOM", csvConfig(), "\xEF\xBB\xBF", directory.KindMalformed, "no header"},
 		{"empty header column", csvConfig(), "employeeId,,mail\n", directory.KindMalformed, "column 2 is empty"},
-		{"duplicate header column", csvConfig(), "employeeId,mail, mail\n", directory.KindMalformed, `"mail" appears more than once`},
+		{"duplicate header column", csvConfig(), "employeeId,mail, mail\n", directory.KindMalformed, "columns 2 and 3 have the same name"},
+		{"duplicate configured column", csvConfig(), "employeeId,mail, employeeId\n", directory.KindMalformed, `columns 1 and 3 are both named "employeeId"`},
 		{"broken header", csvConfig(), "employeeId,\"mail\"x\n", directory.KindMalformed, "header"},
-		{"ID column not in header", csvConfig(), "id,mail\n", directory.KindInvalidConfig, `idColumn "employeeId"`},
+		{"ID column not in header", csvConfig(), "id,mail\n", directory.KindInvalidConfig, `idColumn "employeeId" is not a column of the CSV header: the header has 2 columns; none is named so`},
+		{"one column: wrong delimiter?", csvConfig(), "id;mail\n", directory.KindInvalidConfig, "the header has 1 column, not named so; is the delimiter (comma) right?"},
 		{"groups column not in header", withGroups, "employeeId,groups\n", directory.KindInvalidConfig, `groupsColumn "teams"`},
 		{"invalid config", Config{Format: "xml"}, "employeeId\n", directory.KindInvalidConfig, "format"},
 	} {
@@ -258,13 +260,70 @@ func TestParseCSVUnclosedQuoteIsIncomplete(t *testing.T) {
 	}
 }
 
-func TestParseCSVUnclosedQuoteOnLastLineOnlyLosesThatRow(t *testing.T) {
-	snap, err := Parse([]byte("employeeId,name\n1,Ann\n2,\"Bob"), csvConfig())
-	if err != nil {
-		t.Fatalf("Parse: %v", err)
+// A last row that ends inside a quoted field or has fewer fields than the header is what an
+// export cut off in transit looks like: the read is incomplete, so nobody is offboarded on it.
+func TestParseCSVCutOffIsIncomplete(t *testing.T) {
+	for _, tc := range []struct{ name, data, msg string }{
+		{"unclosed quote on the last line", "employeeId,name\n1,Ann\n2,\"Bob", "line 3"},
+		{"unclosed quote, newline kept", "employeeId,name\n1,Ann\n2,\"Bob\n", "line 3"},
+		{"last row shorter than the header", "employeeId,name,mail\n1,Ann,a@x.org\n2,Bo", "(line 3) has 2 fields, the header has 3"},
+		{"last row with only its ID", "employeeId,name,mail\n1,Ann,a@x.org\n2\n", "(line 3) has 1 fields, the header has 3"},
+		{"short last row before blank lines", "employeeId,name,mail\n1,Ann,a@x.org\n2,Bob\n\n\n", "line 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, err := Parse([]byte(tc.data), Config{Format: FormatCSV, IDColumn: "employeeId"})
+			if directory.KindOf(err) != directory.KindMalformed {
+				t.Fatalf("err = %v, want KindMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "cut off") {
+				t.Errorf("error %q does not say %q and that the export looks cut off", err, tc.msg)
+			}
+			if snap == nil || snap.Complete {
+				t.Fatalf("want an incomplete snapshot, got %+v", snap)
+			}
+			if len(snap.Records) != 1 || snap.Records[0].ID != "1" {
+				t.Errorf("records = %+v, want only ID 1", snap.Records)
+			}
+			if len(snap.Problems) != 1 || snap.Problems[0].Subject != "line 3" {
+				t.Errorf("problems = %+v, want one for line 3", snap.Problems)
+			}
+		})
 	}
-	if !snap.Complete || len(snap.Records) != 1 || len(snap.Problems) != 1 || snap.Problems[0].Subject != "line 3" {
-		t.Errorf("got %+v", snap)
+	// A short or longer row inside the document is a malformed row of its own, not a cut-off.
+	snap, err := Parse([]byte("employeeId,name\n1\n2,Bob,extra\n3,Carl\n"), csvConfig())
+	if err != nil || !snap.Complete || len(snap.Records) != 1 || len(snap.Problems) != 2 {
+		t.Errorf("short row inside the document: %+v, %v", snap, err)
+	}
+	// A longer last row is not what a cut looks like.
+	snap, err = Parse([]byte("employeeId,name\n1,Ann\n2,Bob,extra\n"), csvConfig())
+	if err != nil || !snap.Complete || len(snap.Problems) != 1 {
+		t.Errorf("long last row: %+v, %v", snap, err)
+	}
+}
+
+// Every proper prefix of a JSON record, cut anywhere, fails to parse: never a complete read.
+func TestParseJSONCutOffIsIncomplete(t *testing.T) {
+	for _, doc := range []string{
+		`[{"employeeId": "1", "mail": "a@x.org"}, {"employeeId": 2, "groups": ["a", "b"]}]`,
+		`{"employees": [{"employeeId": "1"}, {"employeeId": "2"}], "generatedAt": "2030-01-01"}`,
+	} {
+		if snap, err := Parse([]byte(doc), jsonConfig()); err != nil || !snap.Complete {
+			t.Fatalf("the whole document: %+v, %v", snap, err)
+		}
+		for n := 1; n < len(doc); n++ {
+			cut := doc[:n]
+			snap, err := Parse([]byte(cut), jsonConfig())
+			if err == nil || (snap != nil && snap.Complete) {
+				t.Fatalf("cut after %d bytes %q: %+v, %v; want an error", n, cut, snap, err)
+			}
+			if directory.KindOf(err) != directory.KindMalformed {
+				t.Fatalf("cut after %d bytes: kind %s", n, directory.KindOf(err))
+			}
+		}
+	}
+	_, err := Parse([]byte(`[{"employeeId": "1"}, {"employeeId": "2"`), jsonConfig())
+	if err == nil || !strings.Contains(err.Error(), "cut off") {
+		t.Errorf("error %v does not say the export looks cut off", err)
 	}
 }
 
@@ -421,6 +480,56 @@ func TestValidate(t *testing.T) {
 			}
 			if directory.KindOf(err) != directory.KindInvalidConfig || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("Validate = %v, want KindInvalidConfig mentioning %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// An HR record may be the wrong Secret key, or a token read as a record: no error or problem
+// message may quote it. Only the column names the spec configures are named.
+func TestParseMessagesNeverQuoteTheDocument(t *testing.T) {
+	const canary = "CANARY-hr-7f3a9"
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		data string
+	}{
+		{"a token read as CSV", csvConfig(), canary},
+		{"a token line with the delimiter", csvConfig(), "Bearer " + canary + ",x\n1,2\n"},
+		{"duplicate unconfigured columns", csvConfig(), "employeeId," + canary + "," + canary + "\n"},
+		{"broken header", csvConfig(), "employeeId,\"" + canary + "\"x\n"},
+		{"bare quote in a row", csvConfig(), "employeeId,name\n1," + canary + "\"x\n2,ok\n"},
+		{"duplicate ID", csvConfig(), "employeeId,name\n" + canary + ",a\n" + canary + ",b\n"},
+		{"cut-off row", csvConfig(), "employeeId,name,mail\n1,a,b\n2,\"" + canary},
+		{"a token read as JSON", jsonConfig(), canary},
+		{"JSON syntax error", jsonConfig(), `[{"employeeId": "1", "name": ` + canary + `}]`},
+		{"JSON cut off", jsonConfig(), `[{"employeeId": "1", "` + canary},
+		{"JSON trailing data", jsonConfig(), `[] ` + canary},
+		{"nested object under an unconfigured key", jsonConfig(), `[{"employeeId": "1", "` + canary + `": {"a": 1}}]`},
+		{"array of objects under an unconfigured key", jsonConfig(), `[{"employeeId": "1", "` + canary + `": [{}]}]`},
+		{"keys equal after trimming", jsonConfig(), `[{"employeeId": "1", "` + canary + `": 1, " ` + canary + `": 2}]`},
+		{"JSON duplicate ID", jsonConfig(), `[{"employeeId": "` + canary + `"}, {"employeeId": "` + canary + `"}]`},
+		{"JSON multi-valued ID", jsonConfig(), `[{"employeeId": ["` + canary + `", "2"]}]`},
+		{"JSON object", jsonConfig(), `{"` + canary + `": []}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, err := Parse([]byte(tc.data), tc.cfg)
+			var texts []string
+			if err != nil {
+				texts = append(texts, err.Error())
+			}
+			if snap != nil {
+				for _, p := range snap.Problems {
+					texts = append(texts, p.Subject, p.Message)
+				}
+			}
+			if len(texts) == 0 {
+				t.Fatalf("no error and no problem for %q", tc.data)
+			}
+			for _, s := range texts {
+				if strings.Contains(s, "CANARY") || strings.Contains(s, "invalid character") {
+					t.Errorf("message quotes the document: %q", s)
+				}
 			}
 		})
 	}

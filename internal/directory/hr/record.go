@@ -133,7 +133,8 @@ func (c *collector) row(subject string, fields []field) {
 		return
 	}
 	if first, dup := c.firstSeen[rec.ID]; dup {
-		c.problem(subject, model.ReasonDuplicate, "duplicate ID %q (first seen at %s); row ignored", rec.ID, first)
+		// The ID itself is not repeated here: the subject locates the row.
+		c.problem(subject, model.ReasonDuplicate, "its ID was first seen at %s; row ignored", first)
 		return
 	}
 	c.firstSeen[rec.ID] = subject
