@@ -122,7 +122,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if s.cfg.BindDN != "" {
 		if err := lc.Bind(s.cfg.BindDN, s.cfg.BindPassword); err != nil {
 			c.close()
-			return nil, classify(ctx, err, "bind as "+s.cfg.BindDN)
+			return nil, classify(ctx, err, "bind") // the bind DN comes from a Secret: not repeated
 		}
 	}
 	return c, nil

@@ -22,15 +22,22 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error names the request, the status and the RFC 7644 scimType. It never quotes Detail: that is
+// the server's own text, which may echo what it was sent (the token, a person's data) and would
+// reach status, events and logs; callers that need it read the field.
 func (e *Error) Error() string {
 	msg := fmt.Sprintf("scim: %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
-	if e.ScimType != "" {
+	if knownScimTypes[e.ScimType] {
 		msg += " (" + e.ScimType + ")"
 	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
 	return msg
+}
+
+// knownScimTypes are the error types of RFC 7644 §3.12 table 9; any other value is the server's
+// free text and is not repeated.
+var knownScimTypes = map[string]bool{
+	"invalidFilter": true, "tooMany": true, "uniqueness": true, "mutability": true, "invalidSyntax": true,
+	"invalidPath": true, "noTarget": true, "invalidValue": true, "invalidVers": true, "sensitive": true,
 }
 
 func (e *Error) retryable() bool {

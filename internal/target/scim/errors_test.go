@@ -1,0 +1,48 @@
+package scim
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// A target that echoes what it was sent — the token, a canary from a person's data — in its error
+// bodies must not get that text into the error: it would reach status, events and logs.
+func TestErrorNeverQuotesTheTargetsBody(t *testing.T) {
+	const token = "scim-token-CANARY-1"
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"plain body", "denied for Bearer " + token + " CANARY-body", http.StatusUnauthorized},
+		{"SCIM error detail", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"bad token ` + token + `"}`, http.StatusBadRequest},
+		{"free-text scimType", `{"status":"409","scimType":"CANARY-type ` + token + `","detail":"x"}`, http.StatusConflict},
+		{"5xx", "<html>" + token + "</html>", http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c, err := New(srv.URL, Options{Token: token, MaxRetries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetUser(context.Background(), "u1")
+			if err == nil {
+				t.Fatal("GetUser succeeded")
+			}
+			if strings.Contains(err.Error(), "CANARY") {
+				t.Errorf("error quotes the target's body: %v", err)
+			}
+		})
+	}
+	// The RFC's scimType is kept: it says what kind of failure it was.
+	e := newError("POST", "/Users", &http.Response{StatusCode: 409, Header: http.Header{}}, []byte(`{"scimType":"uniqueness","detail":"taken"}`))
+	if !strings.Contains(e.Error(), "(uniqueness)") {
+		t.Errorf("error %q does not name the scimType", e)
+	}
+}
