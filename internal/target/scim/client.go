@@ -1,5 +1,6 @@
 // Package scim is a SCIM 2.0 (RFC 7643/7644) client for pushing users and groups to a target
-// application, with retries, pagination, and an adapter (Target) speaking the model package's terms.
+// application, with capability discovery, rate-limit aware retries, bounded pagination, and an
+// adapter (Target) speaking the model package's terms.
 package scim
 
 import (
@@ -18,34 +19,88 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+
+	"github.com/directory-sync/directory-sync-operator/internal/target"
+)
+
+// Defaults of Options.
+const (
+	DefaultPageSize             = 100  // when neither the spec nor the server says
+	MaxPageSize                 = 1000 // the largest page asked for, whatever the server allows
+	DefaultMaxMembersPerRequest = 50
+	DefaultMaxRetries           = 5
+	DefaultMaxPages             = 100_000
+	DefaultMaxItems             = 2_000_000
+	DefaultMaxBodyBytes         = 64 << 20
+	// maxRateLimitWaits bounds how often one request waits for a 429; the run's deadline bounds
+	// the total time.
+	maxRateLimitWaits = 1000
 )
 
 // Options configure a Client. Zero values select the documented defaults.
 type Options struct {
-	Token      string       // sent as "Authorization: Bearer <Token>"; never logged
-	HTTPClient *http.Client // default: a client with a 30s timeout
-	// MaxRetries is how often a retryable failure (429, 5xx, transport timeout) is retried:
-	// 0 means 3, a negative value disables retries.
+	Token string // sent as "Authorization: Bearer <Token>"; never logged
+	// TokenSource, when set, supplies the bearer token instead of Token (OAuth 2.0 client
+	// credentials); it is asked before every request and refreshes the token before it expires.
+	TokenSource oauth2.TokenSource
+	HTTPClient  *http.Client // default: a client with a 30s timeout
+	// MaxRetries is how often a 5xx or transport timeout is retried: 0 means 5, a negative value
+	// disables retries (429 included). 429 answers are waited for as the target asks, as long as
+	// the context's deadline allows.
 	MaxRetries  int
 	BaseBackoff time.Duration // first backoff; default 200ms, doubled per attempt, with jitter
 	MaxBackoff  time.Duration // backoff cap; default 10s (Retry-After is honoured beyond it)
 	// Concurrency bounds the requests this client has in flight at once; default 4.
 	Concurrency int
-	PageSize    int // list page size (count); default 100, capped by the target's filter.maxResults
-	UserAgent   string
-	Logger      logr.Logger // optional
+	// MaxRequestsPerSecond paces all requests of the client (0: no pacing).
+	MaxRequestsPerSecond float64
+	// PageSize is the list page size (count): default the server's filter.maxResults (at most
+	// MaxPageSize), else 100; never above what the server advertises.
+	PageSize int
+	// MaxMembersPerRequest bounds the members one PATCH operation adds or removes; default 50,
+	// lowered to bulk.maxOperations where the server advertises one.
+	MaxMembersPerRequest int
+	// Capabilities override what /ServiceProviderConfig says, for servers that lie.
+	Capabilities CapabilityOverrides
+	// Limits bound a listing; an exceeded limit is an error, never a partial listing.
+	Limits    ListLimits
+	UserAgent string
+	Logger    logr.Logger // optional
+}
+
+// CapabilityOverrides replace discovered capabilities; nil fields keep what the server says.
+type CapabilityOverrides struct {
+	FilterSupported   *bool
+	PatchSupported    *bool
+	ETagSupported     *bool
+	MaxResults        *int
+	BulkMaxOperations *int
+}
+
+// ListLimits are the ceilings of one listing.
+type ListLimits struct {
+	MaxPages     int   // default 100,000
+	MaxItems     int   // default 2,000,000
+	MaxBodyBytes int64 // per response; default 64 MiB
 }
 
 // Client talks SCIM 2.0 to one service provider. It is safe for concurrent use.
 type Client struct {
-	base string
-	opts Options
-	hc   *http.Client
-	log  logr.Logger
-	sem  chan struct{}
+	base    string
+	origin  string // scheme://host:port of base
+	opts    Options
+	hc      *http.Client
+	log     logr.Logger
+	sem     chan struct{}
+	limiter *rate.Limiter // nil without MaxRequestsPerSecond
 
-	mu  sync.Mutex
-	spc *ServiceProviderConfig
+	mu         sync.Mutex
+	pauseUntil time.Time // set by a 429: every request waits until then
+
+	discoverMu sync.Mutex
+	caps       *Capabilities
 }
 
 // New returns a client for the SCIM base URL (e.g. https://app.example.com/scim/v2).
@@ -58,9 +113,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 3
-	} else if opts.MaxRetries < 0 {
-		opts.MaxRetries = 0
+		opts.MaxRetries = DefaultMaxRetries
 	}
 	if opts.BaseBackoff <= 0 {
 		opts.BaseBackoff = 200 * time.Millisecond
@@ -71,8 +124,17 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
-	if opts.PageSize <= 0 {
-		opts.PageSize = 100
+	if opts.MaxMembersPerRequest <= 0 {
+		opts.MaxMembersPerRequest = DefaultMaxMembersPerRequest
+	}
+	if opts.Limits.MaxPages <= 0 {
+		opts.Limits.MaxPages = DefaultMaxPages
+	}
+	if opts.Limits.MaxItems <= 0 {
+		opts.Limits.MaxItems = DefaultMaxItems
+	}
+	if opts.Limits.MaxBodyBytes <= 0 {
+		opts.Limits.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "directory-sync-operator"
@@ -81,37 +143,42 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
-	return &Client{
-		base: strings.TrimRight(baseURL, "/"), opts: opts, hc: opts.HTTPClient, log: log,
+	c := &Client{
+		base: strings.TrimRight(baseURL, "/"), origin: originOf(u), opts: opts, log: log,
 		sem: make(chan struct{}, opts.Concurrency),
-	}, nil
+	}
+	if opts.MaxRequestsPerSecond > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(opts.MaxRequestsPerSecond), max(1, int(opts.MaxRequestsPerSecond)))
+	}
+	// A copy of the caller's client that never follows a redirect to another origin, nor one that
+	// would change the method: the bearer token and SCIM writes stay with the configured target.
+	hc := *opts.HTTPClient
+	hc.CheckRedirect = c.checkRedirect
+	c.hc = &hc
+	return c, nil
 }
 
-// ServiceProviderConfig fetches the target's capabilities; the answer is cached by the client.
-func (c *Client) ServiceProviderConfig(ctx context.Context) (*ServiceProviderConfig, error) {
-	c.mu.Lock()
-	cached := c.spc
-	c.mu.Unlock()
-	if cached != nil {
-		return cached, nil
+func originOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	var spc ServiceProviderConfig
-	if err := c.do(ctx, http.MethodGet, "/ServiceProviderConfig", nil, nil, &spc); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.spc = &spc
-	c.mu.Unlock()
-	return &spc, nil
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
-func (c *Client) pageSize() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.spc != nil && c.spc.Filter.MaxResults > 0 && c.spc.Filter.MaxResults < c.opts.PageSize {
-		return c.spc.Filter.MaxResults
+// ErrRedirect is returned for a redirect the client refuses to follow.
+var ErrRedirect = errors.New("scim: refused to follow a redirect")
+
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	switch {
+	case originOf(req.URL) != c.origin:
+		return fmt.Errorf("%w to another origin (scheme, host or port); the token and writes stay with the configured URL", ErrRedirect)
+	case req.Method != via[0].Method:
+		return fmt.Errorf("%w that changes the method from %s to %s", ErrRedirect, via[0].Method, req.Method)
+	case len(via) >= 5:
+		return fmt.Errorf("%w: more than 5 redirects", ErrRedirect)
 	}
-	return c.opts.PageSize
+	return nil
 }
 
 // ListUsers returns every user matching filter ("" for all), following pagination.
@@ -221,20 +288,26 @@ func userSchemas(u *User) []string {
 }
 
 // listAll pages through a query with startIndex/count until totalResults are read. It copes with
-// targets returning fewer than count items per page, and stops on one that ignores startIndex.
+// targets returning fewer than count items per page, stops on one that ignores startIndex, and
+// fails when the listing exceeds the client's page or item ceiling.
 func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, error) {
+	count, err := c.pageSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lim := c.opts.Limits
 	var all []T
 	start := 1
-	count := c.pageSize()
 	var prevFirst []byte
-	for {
+	for pages := 1; ; pages++ {
+		if pages > lim.MaxPages {
+			return nil, fmt.Errorf("scim: GET %s: more than %d pages; the target's pagination does not end", path, lim.MaxPages)
+		}
 		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(count)}}
 		if filter != "" {
 			q.Set("filter", filter)
 		}
-		var page struct {
-			ListResponse[json.RawMessage]
-		}
+		var page ListResponse[json.RawMessage]
 		if err := c.do(ctx, http.MethodGet, path, q, nil, &page); err != nil {
 			return nil, err
 		}
@@ -244,6 +317,9 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 				return nil, fmt.Errorf("scim: GET %s: target returned the same page for startIndex %d; it ignores pagination", path, start)
 			}
 			prevFirst = page.Resources[0]
+		}
+		if len(all)+n > lim.MaxItems {
+			return nil, fmt.Errorf("scim: GET %s: more than %d resources; the listing was stopped", path, lim.MaxItems)
 		}
 		for _, raw := range page.Resources {
 			var item T
@@ -265,8 +341,13 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 	}
 }
 
-// do sends one request, retrying retryable failures, and decodes a 2xx JSON answer into out.
+// do sends one request, retrying retryable failures within the context's deadline, and decodes a
+// 2xx JSON answer into out.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return c.doWith(ctx, method, path, query, nil, in, out)
+}
+
+func (c *Client) doWith(ctx context.Context, method, path string, query url.Values, header http.Header, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -274,71 +355,120 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return fmt.Errorf("scim: %s %s: encode: %w", method, path, err)
 		}
 	}
-	target := c.base + path
+	rawURL := c.base + path
 	if len(query) > 0 {
-		target += "?" + query.Encode()
+		rawURL += "?" + query.Encode()
 	}
-	for attempt := 0; ; attempt++ {
-		err := c.once(ctx, method, path, target, body, out)
+	retries, rateWaits := 0, 0
+	for {
+		err := c.once(ctx, method, path, rawURL, header, body, out)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("scim: %s %s: %w", method, path, ctx.Err())
 		}
-		if attempt >= c.opts.MaxRetries || !IsRetryable(err) {
+		if c.opts.MaxRetries < 0 || !IsRetryable(err) {
 			return err
 		}
-		wait := c.backoff(attempt)
 		var se *Error
-		if errors.As(err, &se) && se.RetryAfter > 0 {
+		limited := errors.As(err, &se) && se.Status == http.StatusTooManyRequests
+		if limited {
+			if rateWaits >= maxRateLimitWaits {
+				return err
+			}
+			rateWaits++
+		} else {
+			if retries >= c.opts.MaxRetries {
+				return err
+			}
+			retries++
+		}
+		wait := c.backoff(retries + rateWaits - 1)
+		if se != nil && se.RetryAfter > 0 {
 			wait = se.RetryAfter
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			// Waiting would outlive the caller's deadline: give up now.
 			return err
 		}
-		c.log.V(1).Info("retrying SCIM request", "method", method, "path", path, "attempt", attempt+1, "wait", wait, "error", err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("scim: %s %s: %w", method, path, ctx.Err())
-		case <-t.C:
+		if limited {
+			c.pause(wait)
 		}
+		c.log.V(1).Info("retrying SCIM request", "method", method, "path", path, "wait", wait, "error", err.Error())
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("scim: %s %s: %w", method, path, err)
+		}
+	}
+}
+
+// pause makes every request of the client wait d: a rate limit is the server's, not one request's.
+func (c *Client) pause(d time.Duration) {
+	c.mu.Lock()
+	if until := time.Now().Add(d); until.After(c.pauseUntil) {
+		c.pauseUntil = until
+	}
+	c.mu.Unlock()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
 // backoff returns BaseBackoff·2^attempt capped at MaxBackoff, jittered to [d/2, d).
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.opts.BaseBackoff << min(attempt, 30)
+	d := c.opts.BaseBackoff << min(max(attempt, 0), 30)
 	if d <= 0 || d > c.opts.MaxBackoff {
 		d = c.opts.MaxBackoff
 	}
 	return d/2 + rand.N(d/2+1)
 }
 
-func (c *Client) once(ctx context.Context, method, path, target string, body []byte, out any) error {
+func (c *Client) once(ctx context.Context, method, path, rawURL string, header http.Header, body []byte, out any) error {
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	c.mu.Lock()
+	wait := time.Until(c.pauseUntil)
+	c.mu.Unlock()
+	if err := sleep(ctx, wait); err != nil {
+		return err
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("scim: %s %s: %w", method, path, err)
+		}
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 	if err != nil {
 		return fmt.Errorf("scim: %s %s: %w", method, path, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Accept", "application/scim+json, application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
-	if c.opts.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	if err := c.authorize(req); err != nil {
+		return err
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 
@@ -352,13 +482,69 @@ func (c *Client) once(ctx context.Context, method, path, target string, body []b
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 			return nil
 		}
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		lr := &limitedReader{r: resp.Body, left: c.opts.Limits.MaxBodyBytes}
+		if err := json.NewDecoder(lr).Decode(out); err != nil {
+			if lr.exceeded {
+				return fmt.Errorf("scim: %s %s: the response is larger than %d bytes", method, path, c.opts.Limits.MaxBodyBytes)
+			}
 			return fmt.Errorf("scim: %s %s: decode response: %w", method, path, err)
 		}
 		return nil
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// A redirect the client refused (checkRedirect) or one without a Location.
+		return fmt.Errorf("scim: %s %s: %w: %s", method, path, ErrRedirect, resp.Status)
+	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return newError(method, path, resp, raw)
+	e := newError(method, path, resp, raw)
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		return &target.AuthError{Status: e.Status, Err: e}
+	}
+	return e
+}
+
+// authorize sets the bearer token from Token or TokenSource.
+func (c *Client) authorize(req *http.Request) error {
+	if ts := c.opts.TokenSource; ts != nil {
+		tok, err := ts.Token()
+		if err != nil {
+			// The token endpoint's answer may echo the secret: say what failed, not what it said.
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) && re.Response != nil {
+				return &target.AuthError{Err: fmt.Errorf("scim: obtaining an OAuth 2.0 token failed: the token endpoint answered %s", re.Response.Status)}
+			}
+			return &target.AuthError{Err: errors.New("scim: obtaining an OAuth 2.0 token failed (token endpoint unreachable or invalid answer)")}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		return nil
+	}
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	}
+	return nil
+}
+
+// limitedReader fails once more than left bytes were read, so that a huge body is an error and
+// not an out-of-memory of the shared manager.
+type limitedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		l.exceeded = true
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 func newError(method, path string, resp *http.Response, raw []byte) *Error {
@@ -370,25 +556,40 @@ func newError(method, path string, resp *http.Response, raw []byte) *Error {
 	} else {
 		e.Detail = truncate(strings.TrimSpace(string(raw)), maxErrorBody)
 	}
-	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.RetryAfter = retryAfter(resp.Header, time.Now())
 	return e
 }
 
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+// retryAfter reads how long the target asks to wait: Retry-After (RFC 9110 §10.2.3, seconds or an
+// HTTP-date), or the rate-limit headers real servers send instead: X-Retry-After, RateLimit-Reset
+// (seconds) and X-RateLimit-Reset (seconds, or a Unix time).
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	for _, name := range []string{"Retry-After", "X-Retry-After", "RateLimit-Reset", "X-RateLimit-Reset"} {
+		if d := parseRetryAfter(h.Get(name), now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// parseRetryAfter reads delay-seconds, a Unix time (a number beyond 10⁹) or an HTTP-date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs >= 1_000_000_000 {
+			secs = int64(time.Unix(secs, 0).Sub(now).Seconds() + 0.999)
+		}
+		if secs <= 0 {
 			return 0
 		}
 		return time.Duration(min(secs, 24*3600)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, 24*time.Hour)
 		}
 	}
 	return 0

@@ -41,6 +41,11 @@ func setup(t *testing.T, srv testServer, opts Options) (context.Context, *Client
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Discovery happens once per client; done here so that tests count only their own requests.
+	if _, err := c.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resetCounts(t, srv, ctx)
 	return ctx, c
 }
 
@@ -292,12 +297,8 @@ func TestUpdateUserFields(t *testing.T) {
 	forEachServer(t, func(t *testing.T, srv testServer) {
 		for _, mode := range []string{"patch", "put"} {
 			t.Run(mode, func(t *testing.T) {
-				ctx, c := setup(t, srv, Options{})
+				ctx, c := setup(t, srv, modeOptions(mode))
 				tg := NewTarget(c)
-				if mode == "put" {
-					no := false
-					tg.usePatch = &no
-				}
 				orig := fullUser("ext-u", "dave")
 				id, err := tg.CreateUser(ctx, orig)
 				if err != nil {
@@ -615,12 +616,8 @@ func TestAnonymizeClearsPersonalData(t *testing.T) {
 	forEachServer(t, func(t *testing.T, srv testServer) {
 		for _, mode := range []string{"patch", "put"} {
 			t.Run(mode, func(t *testing.T) {
-				ctx, c := setup(t, srv, Options{})
+				ctx, c := setup(t, srv, modeOptions(mode))
 				tg := NewTarget(c)
-				if mode == "put" {
-					no := false
-					tg.usePatch = &no
-				}
 				orig := fullUser("dirsync:ext-ada", "ada")
 				id, err := tg.CreateUser(ctx, orig)
 				if err != nil {

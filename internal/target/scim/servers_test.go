@@ -63,3 +63,13 @@ func forEachServer(t *testing.T, f func(t *testing.T, srv testServer)) {
 
 // isStrict reports whether srv is the strict server, for the few expectations that differ.
 func isStrict(srv testServer) bool { _, ok := srv.(*strictscim.Server); return ok }
+
+// modeOptions returns client options for "patch" (as the server says) or "put" (PATCH overridden
+// off, as for a server that lies about it).
+func modeOptions(mode string) Options {
+	if mode == "put" {
+		no := false
+		return Options{Capabilities: CapabilityOverrides{PatchSupported: &no}}
+	}
+	return Options{}
+}

@@ -2,41 +2,91 @@ package scim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/target"
 )
 
 const enterprisePrefix = SchemaEnterpriseUser + ":"
 
-// Target adapts a Client to the model's vocabulary; it is what the sync engine calls.
-// It is safe for concurrent use, except that concurrent membership changes of one group may race
-// on targets that implement PATCH as read-modify-write.
-type Target struct {
-	c *Client
+// DefaultAnonymizedEmail is the placeholder email of an anonymized user on targets that require
+// one: "{hash}" stands for a hash of the externalId; the domain is reserved (RFC 2606), so no mail
+// can ever reach anyone.
+const DefaultAnonymizedEmail = "anon-{hash}@invalid.example"
 
-	mu       sync.Mutex
-	usePatch *bool             // nil until discovered
-	ids      map[string]string // externalId -> target id, learned from listings and lookups
+// TargetOptions configure a Target.
+type TargetOptions struct {
+	// AnonymizedEmail is the email an anonymized user keeps on a target that requires one, with
+	// "{hash}" replaced by a hash of its externalId; DefaultAnonymizedEmail when empty. Targets
+	// that do not require an email get none.
+	AnonymizedEmail string
+	// AlwaysAnonymizedEmail writes the placeholder even where the target does not require an email.
+	AlwaysAnonymizedEmail bool
+}
+
+// Target adapts a Client to the model's vocabulary; it is what the sync engine calls. A Target
+// lives for one run: it learns the target's users and groups from the run's listing and never asks
+// again for what the listing showed (no GET before a create). It is safe for concurrent use.
+type Target struct {
+	c    *Client
+	opts TargetOptions
+
+	mu     sync.Mutex
+	listed bool              // ListUsers ran: ids holds every user with an externalId
+	ids    map[string]string // externalId -> target id, from listings and writes
+	// taken maps lower-cased userNames and email values to the externalId of their account ("" when
+	// unmanaged), to name the attribute of a 409.
+	takenUserName, takenEmail map[string]string
+	// groupsCache is the group listing ListUsers made, handed once to ListGroups.
+	groupsCache []Group
+	groupsKnown bool                       // a group listing was made: groupByExt is complete
+	groupByExt  map[string]string          // externalId -> group id
+	members     map[string]map[string]bool // group id -> member ids, as listed and written
+	duplicates  []model.Problem            // owned groups listed more than once
+	relistMu    sync.Mutex                 // one fresh listing at a time
+	relists     int                        // fresh listings made after ambiguous failures
 }
 
 // NewTarget wraps c.
-func NewTarget(c *Client) *Target { return &Target{c: c, ids: map[string]string{}} }
+func NewTarget(c *Client) *Target { return NewTargetWith(c, TargetOptions{}) }
+
+// NewTargetWith wraps c with options.
+func NewTargetWith(c *Client, opts TargetOptions) *Target {
+	if opts.AnonymizedEmail == "" {
+		opts.AnonymizedEmail = DefaultAnonymizedEmail
+	}
+	return &Target{
+		c: c, opts: opts, ids: map[string]string{}, takenUserName: map[string]string{}, takenEmail: map[string]string{},
+		groupByExt: map[string]string{}, members: map[string]map[string]bool{},
+	}
+}
 
 // Client returns the wrapped client.
 func (t *Target) Client() *Client { return t.c }
 
+// Capabilities discovers what the target can do (once per Target's client).
+func (t *Target) Capabilities(ctx context.Context) (*Capabilities, error) { return t.c.Discover(ctx) }
+
 // ListUsers returns every user of the target, unmanaged ones included, with TargetID set, Groups
 // holding the display names of the groups listing the user as a member, and Manager translated to
-// the manager's externalId when the manager is a known user with one.
+// the manager's externalId when the manager is a known user with one. The groups listed alongside
+// are kept for the next ListGroups, so that a run lists /Groups once.
 func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
+	if _, err := t.c.Discover(ctx); err != nil {
+		return nil, err
+	}
 	var (
 		users  []User
 		groups []Group
@@ -49,6 +99,12 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 	if err := errors.Join(uErr, gErr); err != nil {
 		return nil, err
 	}
+	t.learnUsers(users, true)
+	t.learnGroups(groups)
+	t.mu.Lock()
+	t.groupsCache = groups
+	t.mu.Unlock()
+
 	extByID := make(map[string]string, len(users))
 	for _, u := range users {
 		extByID[u.ID] = u.ExternalID
@@ -62,11 +118,7 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 		}
 	}
 	out := make([]model.User, 0, len(users))
-	t.mu.Lock()
 	for _, u := range users {
-		if u.ExternalID != "" {
-			t.ids[u.ExternalID] = u.ID
-		}
 		mu := toModel(&u)
 		if u.Enterprise != nil && u.Enterprise.Manager != nil {
 			mu.Manager = extByID[u.Enterprise.Manager.Value]
@@ -75,8 +127,272 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 		slices.Sort(mu.Groups)
 		out = append(out, mu)
 	}
-	t.mu.Unlock()
 	return out, nil
+}
+
+// learnUsers records a listing; complete says it was a full one.
+func (t *Target) learnUsers(users []User, complete bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if complete {
+		t.listed = true
+		clear(t.takenUserName)
+		clear(t.takenEmail)
+	}
+	for _, u := range users {
+		if u.ExternalID != "" {
+			t.ids[u.ExternalID] = u.ID
+		}
+		t.takenUserName[strings.ToLower(u.UserName)] = u.ExternalID
+		for _, e := range u.Emails {
+			t.takenEmail[strings.ToLower(e.Value)] = u.ExternalID
+		}
+	}
+}
+
+// learnGroups records a full group listing and finds owned groups listed twice.
+func (t *Target) learnGroups(groups []Group) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.groupsKnown = true
+	clear(t.groupByExt)
+	t.duplicates = nil
+	ids := map[string][]string{}
+	for _, g := range groups {
+		set := make(map[string]bool, len(g.Members))
+		for _, m := range g.Members {
+			set[m.Value] = true
+		}
+		t.members[g.ID] = set
+		if g.ExternalID == "" {
+			continue
+		}
+		ids[g.ExternalID] = append(ids[g.ExternalID], g.ID)
+		if _, ok := t.groupByExt[g.ExternalID]; !ok {
+			t.groupByExt[g.ExternalID] = g.ID
+		}
+	}
+	exts := make([]string, 0, len(ids))
+	for ext, list := range ids {
+		if len(list) > 1 {
+			exts = append(exts, ext)
+		}
+	}
+	sort.Strings(exts)
+	for _, ext := range exts {
+		t.duplicates = append(t.duplicates, model.Problem{
+			Subject: "group " + ext, Reason: model.ReasonDuplicate,
+			Message: fmt.Sprintf("the target lists %d groups with this externalId (ids %s); the operator uses %s — delete the others in the application",
+				len(ids[ext]), strings.Join(ids[ext], ", "), ids[ext][0]),
+		})
+	}
+}
+
+// ListProblems returns what the last listing showed that needs a person: owned groups that exist
+// more than once.
+func (t *Target) ListProblems() []model.Problem {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.duplicates)
+}
+
+// ListGroups returns every group of the target with its members' target ids. Right after ListUsers
+// it answers from that listing instead of listing /Groups a second time.
+func (t *Target) ListGroups(ctx context.Context) ([]model.Group, error) {
+	t.mu.Lock()
+	groups, cached := t.groupsCache, t.groupsCache != nil
+	t.groupsCache = nil
+	t.mu.Unlock()
+	if !cached {
+		var err error
+		if groups, err = t.c.ListGroups(ctx, ""); err != nil {
+			return nil, err
+		}
+		t.learnGroups(groups)
+	}
+	out := make([]model.Group, 0, len(groups))
+	for _, g := range groups {
+		mg := model.Group{TargetID: g.ID, DisplayName: g.DisplayName, ExternalID: g.ExternalID}
+		for _, m := range g.Members {
+			mg.Members = append(mg.Members, m.Value)
+		}
+		out = append(out, mg)
+	}
+	return out, nil
+}
+
+// FindByExternalID returns the user whose externalId is exactly externalID, or nil. It asks the
+// target's filter where the target supports filtering, and lists every user where it does not (or
+// where the filter failed on an escaped literal, which SCIMMY does not parse). Results are checked
+// client-side.
+func (t *Target) FindByExternalID(ctx context.Context, externalID string) (*User, error) {
+	caps, err := t.c.Discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var users []User
+	if caps.FilterSupported {
+		users, err = t.c.ListUsers(ctx, Eq("externalId", externalID))
+		if err != nil && statusOf(err) != http.StatusBadRequest {
+			return nil, err
+		}
+		t.learnUsers(users, false)
+	}
+	u := exactExternalID(users, externalID)
+	if u == nil && (!caps.FilterSupported || err != nil || needsEscaping(externalID)) {
+		all, err := t.relist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		u = exactExternalID(all, externalID)
+	}
+	return u, nil
+}
+
+// relist makes a fresh full user listing, e.g. after a write whose outcome is unknown.
+func (t *Target) relist(ctx context.Context) ([]User, error) {
+	t.relistMu.Lock()
+	defer t.relistMu.Unlock()
+	all, err := t.c.ListUsers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	t.learnUsers(all, true)
+	t.mu.Lock()
+	t.relists++
+	t.mu.Unlock()
+	return all, nil
+}
+
+func exactExternalID(users []User, externalID string) *User {
+	for i := range users {
+		if users[i].ExternalID == externalID {
+			return &users[i]
+		}
+	}
+	return nil
+}
+
+// knownID returns the id of the user with that externalId, from the run's listing and writes;
+// known says the answer is authoritative (the listing ran), so that no request is needed.
+func (t *Target) knownID(externalID string) (id string, known bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.ids[externalID]
+	return id, ok || t.listed
+}
+
+// ambiguous reports whether a failed write may nevertheless have been applied: the request may
+// have reached the target (a timeout, a dropped connection, a 5xx).
+func ambiguous(err error) bool {
+	var se *Error
+	if errors.As(err, &se) {
+		return se.Status >= 500
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "EOF")
+}
+
+// CreateUser creates u and returns its target id. A user with u's externalId that the run's listing
+// (or an earlier write) showed is not created again; there is no request before the POST. After a
+// write with an unknown outcome, or a 409 (a retried POST that had succeeded), a fresh lookup finds
+// the user if it was created. A 409 for someone else's account is a *target.ConflictError naming
+// the attribute. A manager not in the target yet is left out; a later UpdateUser of FieldManager
+// sets it.
+func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
+	if u.ExternalID != "" {
+		id, known := t.knownID(u.ExternalID)
+		if id != "" {
+			return id, nil
+		}
+		if !known {
+			// Used without a listing (not by the syncer): ask the target.
+			existing, err := t.FindByExternalID(ctx, u.ExternalID)
+			if err != nil {
+				return "", err
+			}
+			if existing != nil {
+				return existing.ID, nil
+			}
+		}
+	}
+	su := fromModel(u)
+	if u.Manager != "" {
+		id, err := t.resolveManager(ctx, u.Manager)
+		switch {
+		case err == nil:
+			enterprise(su).Manager = &Manager{Value: id}
+		case errors.Is(err, ErrUnknownManager):
+			t.c.log.V(1).Info("creating user without its manager, not in the target yet", "userName", u.UserName)
+		default:
+			return "", err
+		}
+	}
+	created, err := t.c.CreateUser(ctx, su)
+	if err != nil {
+		if u.ExternalID == "" || ctx.Err() != nil || !(IsConflict(err) || ambiguous(err)) {
+			return "", err
+		}
+		existing, ferr := t.FindByExternalID(ctx, u.ExternalID)
+		if ferr != nil {
+			return "", errors.Join(err, ferr)
+		}
+		if existing != nil {
+			t.remember(u.ExternalID, existing.ID)
+			return existing.ID, nil
+		}
+		if IsConflict(err) {
+			return "", &target.ConflictError{Attribute: t.conflictAttribute(u, err), Err: err}
+		}
+		return "", err
+	}
+	t.remember(u.ExternalID, created.ID)
+	t.mu.Lock()
+	t.takenUserName[strings.ToLower(u.UserName)] = u.ExternalID
+	if u.Email != "" {
+		t.takenEmail[strings.ToLower(u.Email)] = u.ExternalID
+	}
+	t.mu.Unlock()
+	return created.ID, nil
+}
+
+func (t *Target) remember(externalID, id string) {
+	if externalID == "" {
+		return
+	}
+	t.mu.Lock()
+	t.ids[externalID] = id
+	t.mu.Unlock()
+}
+
+// conflictAttribute names the unique attribute a 409 was about: the one the listing shows taken by
+// another account, else the one the target's message names.
+func (t *Target) conflictAttribute(u model.User, err error) string {
+	t.mu.Lock()
+	owner, nameTaken := t.takenUserName[strings.ToLower(u.UserName)]
+	nameTaken = nameTaken && owner != u.ExternalID
+	owner, mailTaken := t.takenEmail[strings.ToLower(u.Email)]
+	mailTaken = mailTaken && u.Email != "" && owner != u.ExternalID
+	t.mu.Unlock()
+	switch {
+	case nameTaken:
+		return "userName"
+	case mailTaken:
+		return "emails"
+	}
+	var se *Error
+	if errors.As(err, &se) {
+		detail := strings.ToLower(se.Detail)
+		for _, a := range []string{"userName", "emails", "email", "externalId", "displayName", "employeeNumber"} {
+			if strings.Contains(detail, strings.ToLower(a)) {
+				if a == "email" {
+					a = "emails"
+				}
+				return a
+			}
+		}
+	}
+	return ""
 }
 
 // toModel converts the attributes that map one to one; Manager and Groups need context.
@@ -95,100 +411,6 @@ func toModel(u *User) model.User {
 		m.Department, m.EmployeeNumber = u.Enterprise.Department, u.Enterprise.EmployeeNumber
 	}
 	return m
-}
-
-// ListGroups returns every group of the target with its members' target ids.
-func (t *Target) ListGroups(ctx context.Context) ([]model.Group, error) {
-	groups, err := t.c.ListGroups(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.Group, 0, len(groups))
-	for _, g := range groups {
-		mg := model.Group{TargetID: g.ID, DisplayName: g.DisplayName, ExternalID: g.ExternalID}
-		for _, m := range g.Members {
-			mg.Members = append(mg.Members, m.Value)
-		}
-		out = append(out, mg)
-	}
-	return out, nil
-}
-
-// FindByExternalID returns the user whose externalId is exactly externalID, or nil.
-// Results are checked client-side; when the value needs escaping and the target answers with an
-// invalid-filter error or no match (SCIMMY does not parse escaped literals), it falls back to
-// listing every user.
-func (t *Target) FindByExternalID(ctx context.Context, externalID string) (*User, error) {
-	users, err := t.c.ListUsers(ctx, Eq("externalId", externalID))
-	if err != nil && !(needsEscaping(externalID) && statusOf(err) == http.StatusBadRequest) {
-		return nil, err
-	}
-	u := exactExternalID(users, externalID)
-	if u == nil && needsEscaping(externalID) {
-		all, err := t.c.ListUsers(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		u = exactExternalID(all, externalID)
-	}
-	if u != nil {
-		t.mu.Lock()
-		t.ids[externalID] = u.ID
-		t.mu.Unlock()
-	}
-	return u, nil
-}
-
-func exactExternalID(users []User, externalID string) *User {
-	for i := range users {
-		if users[i].ExternalID == externalID {
-			return &users[i]
-		}
-	}
-	return nil
-}
-
-// CreateUser creates u unless a user with its externalId exists already (left over by an earlier,
-// interrupted run), and returns the target id. A manager that is not in the target yet is left
-// out; a later UpdateUser of FieldManager sets it.
-func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
-	if u.ExternalID != "" {
-		existing, err := t.FindByExternalID(ctx, u.ExternalID)
-		if err != nil {
-			return "", err
-		}
-		if existing != nil {
-			return existing.ID, nil
-		}
-	}
-	su := fromModel(u)
-	if u.Manager != "" {
-		id, err := t.resolveManager(ctx, u.Manager)
-		switch {
-		case err == nil:
-			enterprise(su).Manager = &Manager{Value: id}
-		case errors.Is(err, ErrUnknownManager):
-			t.c.log.V(1).Info("creating user without its manager, not in the target yet", "userName", u.UserName)
-		default:
-			return "", err
-		}
-	}
-	created, err := t.c.CreateUser(ctx, su)
-	if IsConflict(err) && u.ExternalID != "" {
-		// A retried POST may have succeeded the first time.
-		if existing, ferr := t.FindByExternalID(ctx, u.ExternalID); ferr == nil && existing != nil {
-			return existing.ID, nil
-		}
-	}
-	if err != nil {
-		return "", err
-	}
-	if u.ExternalID != "" {
-		t.mu.Lock()
-		t.ids[u.ExternalID] = created.ID
-		t.mu.Unlock()
-	}
-	return created.ID, nil
 }
 
 func fromModel(u model.User) *User {
@@ -232,74 +454,211 @@ func primaryRole(v string) []MultiValued { return []MultiValued{{Value: v, Prima
 var ErrUnknownManager = errors.New("scim: manager not found in target")
 
 func (t *Target) resolveManager(ctx context.Context, externalID string) (string, error) {
-	t.mu.Lock()
-	id, ok := t.ids[externalID]
-	t.mu.Unlock()
-	if ok {
+	id, known := t.knownID(externalID)
+	if id != "" {
 		return id, nil
 	}
-	u, err := t.FindByExternalID(ctx, externalID)
-	if err != nil {
-		return "", err
+	if !known {
+		u, err := t.FindByExternalID(ctx, externalID)
+		if err != nil {
+			return "", err
+		}
+		if u != nil {
+			t.remember(externalID, u.ID)
+			return u.ID, nil
+		}
 	}
-	if u == nil {
-		return "", fmt.Errorf("%w: externalId %q", ErrUnknownManager, externalID)
-	}
-	return u.ID, nil
+	return "", fmt.Errorf("%w: externalId %q", ErrUnknownManager, externalID)
 }
 
 // UpdateUser changes only the named fields (model.Field* constants) of the target user to u's
 // values; an empty value removes the attribute. It uses PATCH when the target supports it, else
-// reads the user, changes it and PUTs it back (attributes the client does not know are kept).
+// reads the user, changes it and PUTs it back (attributes the client does not know are kept), with
+// If-Match where the target supports ETags.
 func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, fields []string) error {
 	ops, err := t.patchOps(ctx, u, fields)
 	if err != nil || len(ops) == 0 {
 		return err
 	}
-	usePatch, err := t.patchSupported(ctx)
+	return t.applyOps(ctx, targetID, ops)
+}
+
+func (t *Target) applyOps(ctx context.Context, targetID string, ops []PatchOp) error {
+	caps, err := t.c.Discover(ctx)
 	if err != nil {
 		return err
 	}
-	if usePatch {
+	if caps.PatchSupported {
 		return t.c.PatchUser(ctx, targetID, ops)
 	}
+	// Read-modify-write; a 412 means someone changed the user in between: read it again, once.
+	for attempt := 0; ; attempt++ {
+		err := t.replaceWith(ctx, targetID, caps.ETagSupported, func(raw map[string]any) {
+			for _, op := range ops {
+				applyOp(raw, op)
+			}
+		})
+		if statusOf(err) != http.StatusPreconditionFailed || attempt > 0 {
+			return err
+		}
+	}
+}
+
+// replaceWith GETs the user, lets change edit it, and PUTs it back, with If-Match when etag.
+func (t *Target) replaceWith(ctx context.Context, targetID string, etag bool, change func(map[string]any)) error {
 	var raw map[string]any
 	path := "/Users/" + url.PathEscape(targetID)
 	if err := t.c.do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
 		return err
 	}
-	for _, op := range ops {
-		applyOp(raw, op)
+	var header http.Header
+	if meta, ok := raw["meta"].(map[string]any); ok && etag {
+		if v, ok := meta["version"].(string); ok && v != "" {
+			header = http.Header{"If-Match": {v}}
+		}
 	}
+	change(raw)
 	delete(raw, "groups") // read-only
 	delete(raw, "meta")
 	if _, ok := raw[SchemaEnterpriseUser]; ok {
 		raw["schemas"] = []string{SchemaUser, SchemaEnterpriseUser}
+	} else {
+		raw["schemas"] = []string{SchemaUser}
 	}
-	return t.c.do(ctx, http.MethodPut, path, nil, raw, nil)
+	return t.c.doWith(ctx, http.MethodPut, path, nil, header, raw, nil)
 }
 
-func (t *Target) patchSupported(ctx context.Context) (bool, error) {
-	t.mu.Lock()
-	p := t.usePatch
-	t.mu.Unlock()
-	if p != nil {
-		return *p, nil
+// AnonymizedEmail returns the placeholder email of the anonymized user with that externalId.
+func (t *Target) AnonymizedEmail(externalID string) string {
+	sum := sha256.Sum256([]byte(externalID))
+	return strings.ReplaceAll(t.opts.AnonymizedEmail, "{hash}", hex.EncodeToString(sum[:8]))
+}
+
+// AnonymizationError says an anonymized user still holds personal data after the write: the
+// target kept (or derived) the named attributes.
+type AnonymizationError struct {
+	Attributes []string
+}
+
+func (e *AnonymizationError) Error() string {
+	return fmt.Sprintf("anonymized, but the target still holds personal data in %s; remove it in the application", strings.Join(e.Attributes, ", "))
+}
+
+// Anonymize overwrites the personal data of a user with anon (see plan.AnonymizedUser): fields
+// are written as UpdateUser does, with a placeholder email where the target requires one. It then
+// reads the user back; personal data the target kept is removed once more, and what still remains
+// is returned as an *AnonymizationError.
+func (t *Target) Anonymize(ctx context.Context, targetID string, anon model.User, fields []string) error {
+	caps, err := t.c.Discover(ctx)
+	if err != nil {
+		return err
 	}
-	spc, err := t.c.ServiceProviderConfig(ctx)
-	supported := false
-	switch {
-	case err == nil:
-		supported = bool(spc.Patch.Supported)
-	case IsNotFound(err) || statusOf(err) == http.StatusNotImplemented:
-		// No discovery endpoint: PUT works everywhere.
-	default:
-		return false, err
+	if t.opts.AlwaysAnonymizedEmail || caps.emailRequired() {
+		anon.Email = t.AnonymizedEmail(anon.ExternalID)
 	}
-	t.mu.Lock()
-	t.usePatch = &supported
-	t.mu.Unlock()
-	return supported, nil
+	err = t.UpdateUser(ctx, targetID, anon, fields)
+	if statusOf(err) == http.StatusBadRequest && anon.Email == "" {
+		// Some targets require an email without saying so in /Schemas.
+		anon.Email = t.AnonymizedEmail(anon.ExternalID)
+		err = t.UpdateUser(ctx, targetID, anon, fields)
+	}
+	if err != nil {
+		return err
+	}
+	left, err := t.personalLeftovers(ctx, targetID, anon)
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	ops := make([]PatchOp, 0, len(left))
+	for _, path := range left {
+		ops = append(ops, PatchOp{Op: "remove", Path: path})
+	}
+	if err := t.applyOps(ctx, targetID, ops); err != nil && statusOf(err) != http.StatusBadRequest {
+		return err
+	}
+	if left, err = t.personalLeftovers(ctx, targetID, anon); err != nil || len(left) == 0 {
+		return err
+	}
+	return &AnonymizationError{Attributes: left}
+}
+
+// personalAttributes can hold personal data; enterprise extension attributes are listed with
+// their URN prefix.
+var personalAttributes = []string{
+	"name", "displayName", "nickName", "title", "profileUrl", "phoneNumbers", "addresses", "photos", "ims",
+	"x509Certificates", enterprisePrefix + "employeeNumber", enterprisePrefix + "manager", enterprisePrefix + "department",
+	enterprisePrefix + "division", enterprisePrefix + "organization", enterprisePrefix + "costCenter",
+}
+
+// personalLeftovers reads the user and returns the attribute paths still holding personal data.
+func (t *Target) personalLeftovers(ctx context.Context, targetID string, anon model.User) ([]string, error) {
+	var raw map[string]any
+	if err := t.c.do(ctx, http.MethodGet, "/Users/"+url.PathEscape(targetID), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	var left []string
+	get := func(m map[string]any, name string) (any, bool) {
+		for k, v := range m {
+			if strings.EqualFold(k, name) {
+				return v, true
+			}
+		}
+		return nil, false
+	}
+	for _, a := range personalAttributes {
+		obj, name := raw, a
+		if rest, ok := strings.CutPrefix(a, enterprisePrefix); ok {
+			ext, _ := raw[SchemaEnterpriseUser].(map[string]any)
+			obj, name = ext, rest
+		}
+		v, ok := get(obj, name)
+		if !ok || empty(v) {
+			continue
+		}
+		if sub, isMap := v.(map[string]any); isMap && name == "name" {
+			for k, sv := range sub {
+				if !empty(sv) {
+					left = append(left, "name."+k)
+				}
+			}
+			continue
+		}
+		left = append(left, a)
+	}
+	if v, ok := get(raw, "userName"); ok && !strings.EqualFold(fmt.Sprint(v), anon.UserName) {
+		left = append(left, "userName")
+	}
+	if v, ok := get(raw, "emails"); ok {
+		list, _ := v.([]any)
+		for _, e := range list {
+			em, _ := e.(map[string]any)
+			if val, _ := em["value"].(string); val != "" && !strings.EqualFold(val, anon.Email) {
+				left = append(left, "emails")
+				break
+			}
+		}
+	}
+	sort.Strings(left)
+	return left, nil
+}
+
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		for _, sv := range x {
+			if !empty(sv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // patchOps translates model fields to PATCH operations.
@@ -399,51 +758,143 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 	return t.c.DeleteUser(ctx, targetID)
 }
 
-// CreateGroup creates a group without members and returns its target id.
+// CreateGroup creates a group without members and returns its target id. A group with that
+// externalId that the run's listing showed is used instead; after a 409 or a write with an unknown
+// outcome, /Groups is listed again to find the own group. A 409 for a group the operator does not
+// own is a *target.ConflictError on displayName.
 func (t *Target) CreateGroup(ctx context.Context, displayName, externalID string) (string, error) {
+	if id, err := t.findGroup(ctx, externalID, false); err != nil || id != "" {
+		return id, err
+	}
 	g, err := t.c.CreateGroup(ctx, &Group{DisplayName: displayName, ExternalID: externalID})
 	if err != nil {
+		if externalID == "" || ctx.Err() != nil || !(IsConflict(err) || ambiguous(err)) {
+			return "", err
+		}
+		id, ferr := t.findGroup(ctx, externalID, true)
+		if ferr != nil {
+			return "", errors.Join(err, ferr)
+		}
+		if id != "" {
+			return id, nil
+		}
+		if IsConflict(err) {
+			return "", &target.ConflictError{Attribute: "displayName", Err: err}
+		}
 		return "", err
 	}
+	t.mu.Lock()
+	if externalID != "" {
+		t.groupByExt[externalID] = g.ID
+	}
+	t.members[g.ID] = map[string]bool{}
+	t.mu.Unlock()
 	return g.ID, nil
 }
 
-// AddMembers adds users to a group, leaving other members alone. Users already in the group are
-// skipped (some targets, SCIMMY among them, would list them twice); nothing is written when all are.
-func (t *Target) AddMembers(ctx context.Context, groupID string, userIDs []string) error {
+// findGroup returns the id of the group with that externalId: from the run's listing, or from a
+// fresh one when fresh or when no listing was made.
+func (t *Target) findGroup(ctx context.Context, externalID string, fresh bool) (string, error) {
+	if externalID == "" {
+		return "", nil
+	}
+	t.mu.Lock()
+	id, known := t.groupByExt[externalID], t.groupsKnown
+	t.mu.Unlock()
+	if id != "" || (known && !fresh) {
+		return id, nil
+	}
+	groups, err := t.c.ListGroups(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	t.learnGroups(groups)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.groupByExt[externalID], nil
+}
+
+// groupMembers returns the member set of a group from the run's listing and writes, reading the
+// group when it was not listed.
+func (t *Target) groupMembers(ctx context.Context, groupID string) (map[string]bool, error) {
+	t.mu.Lock()
+	set, ok := t.members[groupID]
+	t.mu.Unlock()
+	if ok {
+		return set, nil
+	}
 	g, err := t.c.GetGroup(ctx, groupID)
+	if err != nil {
+		return nil, err
+	}
+	set = make(map[string]bool, len(g.Members))
+	for _, m := range g.Members {
+		set[m.Value] = true
+	}
+	t.mu.Lock()
+	t.members[groupID] = set
+	t.mu.Unlock()
+	return set, nil
+}
+
+// AddMembers adds users to a group, leaving other members alone, in requests of at most
+// MaxMembersPerRequest members (servers cap an operation). Users already in the group are skipped
+// (some targets, SCIMMY among them, would list them twice); nothing is written when all are.
+func (t *Target) AddMembers(ctx context.Context, groupID string, userIDs []string) error {
+	set, err := t.groupMembers(ctx, groupID)
 	if err != nil {
 		return err
 	}
 	var add []Member
+	t.mu.Lock()
 	for _, id := range userIDs {
-		if !hasMember(g, id) && !slices.ContainsFunc(add, func(m Member) bool { return m.Value == id }) {
+		if !set[id] && !slices.ContainsFunc(add, func(m Member) bool { return m.Value == id }) {
 			add = append(add, Member{Value: id})
 		}
 	}
-	if len(add) == 0 {
-		return nil
+	t.mu.Unlock()
+	for chunk := range slices.Chunk(add, t.c.membersPerRequest(ctx)) {
+		if err := t.c.PatchGroup(ctx, groupID, []PatchOp{{Op: "add", Path: "members", Value: chunk}}); err != nil {
+			return err
+		}
+		t.mu.Lock()
+		for _, m := range chunk {
+			set[m.Value] = true
+		}
+		t.mu.Unlock()
 	}
-	return t.c.PatchGroup(ctx, groupID, []PatchOp{{Op: "add", Path: "members", Value: add}})
+	return nil
 }
 
 // RemoveMembers removes users from a group with one `members[value eq "id"]` remove operation per
-// user (RFC 7644 §3.5.2.2), leaving other members alone. Users not in the group are skipped.
+// user (RFC 7644 §3.5.2.2), at most MaxMembersPerRequest per request, leaving other members alone.
+// Users not in the group are skipped.
 func (t *Target) RemoveMembers(ctx context.Context, groupID string, userIDs []string) error {
-	g, err := t.c.GetGroup(ctx, groupID)
+	set, err := t.groupMembers(ctx, groupID)
 	if err != nil {
 		return err
 	}
 	var ops []PatchOp
+	var ids []string
+	t.mu.Lock()
 	for _, id := range userIDs {
-		op := PatchOp{Op: "remove", Path: "members[value eq " + Quote(id) + "]"}
-		if hasMember(g, id) && !slices.Contains(ops, op) {
-			ops = append(ops, op)
+		if set[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+			ops = append(ops, PatchOp{Op: "remove", Path: "members[value eq " + Quote(id) + "]"})
 		}
 	}
-	return t.c.PatchGroup(ctx, groupID, ops)
-}
-
-func hasMember(g *Group, id string) bool {
-	return slices.ContainsFunc(g.Members, func(m Member) bool { return m.Value == id })
+	t.mu.Unlock()
+	n := t.c.membersPerRequest(ctx)
+	for i := 0; i < len(ops); i += n {
+		end := min(i+n, len(ops))
+		if err := t.c.PatchGroup(ctx, groupID, ops[i:end]); err != nil {
+			return err
+		}
+		t.mu.Lock()
+		for _, id := range ids[i:end] {
+			delete(set, id)
+		}
+		t.mu.Unlock()
+	}
+	return nil
 }
