@@ -148,7 +148,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 		sem: make(chan struct{}, opts.Concurrency),
 	}
 	if opts.MaxRequestsPerSecond > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(opts.MaxRequestsPerSecond), max(1, int(opts.MaxRequestsPerSecond)))
+		c.limiter = rate.NewLimiter(rate.Limit(opts.MaxRequestsPerSecond), 1) // no bursts: servers count per second
 	}
 	// A copy of the caller's client that never follows a redirect to another origin, nor one that
 	// would change the method: the bearer token and SCIM writes stay with the configured target.

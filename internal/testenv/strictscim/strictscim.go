@@ -31,6 +31,10 @@ import (
 
 const basePath = "/scim/v2"
 
+// FaultLostResponse processes the request and then answers 500, like a response lost on the way:
+// the write happened, the client cannot know.
+const FaultLostResponse scimserver.FaultKind = "lost"
+
 // Options switch the server's behaviour. The zero value is a strict, fully featured server with
 // pages of at most 50 and at most 100 members per PATCH operation.
 type Options struct {
@@ -62,6 +66,8 @@ type Options struct {
 	// RateLimitHeader names the header carrying the seconds until the window resets with a 429:
 	// "Retry-After" (default), "RateLimit-Reset", "X-RateLimit-Reset" (an epoch time) or "X-Retry-After".
 	RateLimitHeader string
+	// RequireIfMatch answers a PUT, PATCH or DELETE without If-Match with 428 (only with ETag).
+	RequireIfMatch bool
 	// UserExtensions are further User schema extensions (custom URNs) next to the enterprise one.
 	UserExtensions []schema.Schema
 }
@@ -314,6 +320,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if opts.ETag && opts.RequireIfMatch && r.Header.Get("If-Match") == "" && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete) {
+		writeError(w, scimerr.ScimError{Status: http.StatusPreconditionRequired, Detail: "If-Match is required."})
+		return
+	}
 	if opts.ETag && r.Header.Get("If-Match") != "" && r.Method != http.MethodGet && r.Method != http.MethodPost {
 		if cur := st.version(path); cur != "" && cur != r.Header.Get("If-Match") && r.Header.Get("If-Match") != "*" {
 			writeError(w, scimerr.ScimError{Status: http.StatusPreconditionFailed, ScimType: "versionMismatch", Detail: "The resource has changed."})
@@ -322,6 +332,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = path
+	if f != nil && f.Kind == FaultLostResponse {
+		lib.ServeHTTP(&bufferedWriter{header: http.Header{}}, r2)
+		writeError(w, scimerr.ScimError{Status: http.StatusInternalServerError, Detail: "Injected fault after processing."})
+		return
+	}
 	lib.ServeHTTP(w, r2)
 }
 
