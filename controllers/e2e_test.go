@@ -70,8 +70,14 @@ func startBackends(t *testing.T, users int) (*slapd.Server, *scimserver.Server, 
 
 func newFixture(t *testing.T, name string) *fixture {
 	t.Helper()
+	return newFixtureOf(t, name, seedUsers)
+}
+
+// newFixtureOf is newFixture with a directory of users people.
+func newFixtureOf(t *testing.T, name string, users int) *fixture {
+	t.Helper()
 	requireSuite(t)
-	ls, ss, sc := startBackends(t, seedUsers)
+	ls, ss, sc := startBackends(t, users)
 	f := &fixture{ns: newNamespace(t, name), ldap: ls, scim: ss, sc: sc}
 	f.create(t, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "ldap-bind"},

@@ -165,6 +165,8 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 
 	approval := st.Annotations[v1.AnnotationApproveDeletions]
 	policy := policyFor(st, mapper.ManagedFields(), approval != "" && approval != status.ApprovedDeletionsUsed)
+	requests := pendingRequests(st)
+	policy.Controls.Purge, policy.Controls.ExtendGrace = requests.purge, requests.extend
 	timeout := r.RunTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Minute
@@ -183,6 +185,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	})
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
 	r.publish(st, res, runErr, approval)
+	r.publishRequests(st, res, requests)
 	if res.SourceErr != nil || res.TargetErr != nil {
 		return syncOutcome{requeueAfter: retryAfter(st)}, runErr
 	}
@@ -278,6 +281,7 @@ func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Po
 	if v := s.Safety.MinSourcePercent; v != nil {
 		p.MinSourcePercent = int(*v)
 	}
+	p.Controls = controlsFor(s)
 	return p
 }
 
@@ -360,7 +364,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		status.LastRun = plannedCounts(p, skipped)
 		status.ManagedUsers = int32(res.ManagedAfter()) // nothing applied: the users found
 		if p.Blocked != nil {
-			msg := p.Blocked.Message + fmt.Sprintf("; nothing was changed. Raise spec.safety limits or set the annotation %s to approve one run", v1.AnnotationApproveDeletions)
+			msg := p.Blocked.Message + fmt.Sprintf("; nothing was changed. Raise spec.safety limits or set the annotation %s to approve one run (it approves every limit of the plan in status.plan)", v1.AnnotationApproveDeletions)
 			markNotSynced(&status.Conditions, gen, p.Blocked.Reason, msg, true)
 			warn(p.Blocked.Reason, "Sync", msg)
 			return
@@ -377,6 +381,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	c := res.Counts
 	status.Plan = nil
 	status.LastRun = v1.RunCounts{
+		Adopted: int32(c.Adopted), Withheld: int32(p.Summary.Withheld),
 		Created: int32(c.Created), Updated: int32(c.Updated), Suspended: int32(c.Suspended), Reactivated: int32(c.Reactivated),
 		Deleted: int32(c.Deleted), Anonymized: int32(c.Anonymized), GroupChanges: int32(c.GroupChanges),
 		Skipped: skipped, Failed: int32(c.Failed),
@@ -393,8 +398,8 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		status.ApprovedDeletionsUsed = approval
 	}
 	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "nothing needs a person's attention")
-	summary := fmt.Sprintf("created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, failed %d",
-		c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, c.Failed)
+	summary := fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, failed %d",
+		c.Adopted, c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, c.Failed)
 	switch {
 	case runErr != nil:
 		msg := "run interrupted after: " + summary + ": " + runErr.Error()
@@ -460,6 +465,7 @@ func planSummary(p *plan.Plan) *v1.PlanSummary {
 func plannedCounts(p *plan.Plan, skipped int32) v1.RunCounts {
 	s := p.Summary
 	return v1.RunCounts{
+		Adopted: int32(s.Adoptions), Withheld: int32(s.Withheld),
 		Created: int32(s.Creates), Updated: int32(s.Updates), Reactivated: int32(s.Reactivations),
 		Suspended: int32(s.Suspensions), Deleted: int32(s.Deletions), Anonymized: int32(s.Anonymizations),
 		GroupChanges: int32(s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped,

@@ -50,6 +50,22 @@ const AnnotationSyncRequested = "sync.directorysync.io/sync-requested"
 // and only a new value approves again. The annotation itself is left alone (GitOps friendly).
 const AnnotationApproveDeletions = "sync.directorysync.io/approve-deletions"
 
+// AnnotationPurge, set on a SyncTarget to userNames or externalIds (comma separated) of users it
+// suspended, offboards them in the next run without waiting for the grace period to end. Users still
+// in the source are never affected. One-shot: the run records the value in status.handledPurge.
+const AnnotationPurge = "sync.directorysync.io/purge"
+
+// AnnotationExtendGrace, set to "<userName or externalId>=<duration>[,...]", moves the grace clock of
+// suspended users forward once (recorded in status.handledGraceExtension; see status.requests).
+const AnnotationExtendGrace = "sync.directorysync.io/extend-grace"
+
+// Reasons of the per-kind limits of spec.safety.
+const (
+	ReasonCreateThresholdExceeded            = "CreateThresholdExceeded"
+	ReasonAdoptionThresholdExceeded          = "AdoptionThresholdExceeded"
+	ReasonMembershipRemovalThresholdExceeded = "MembershipRemovalThresholdExceeded"
+)
+
 // SecretKeySelector names a key of a Secret in the object's namespace.
 type SecretKeySelector struct {
 	// Name of the Secret.

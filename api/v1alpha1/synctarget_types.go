@@ -42,6 +42,15 @@ type SyncTargetSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ExternalIDPrefix string `json:"externalIDPrefix,omitempty"`
+	// Adoption takes over target users no SyncTarget owns yet (off unless set and enabled).
+	// +optional
+	Adoption *Adoption `json:"adoption,omitempty"`
+	// Actions switches kinds of writes off, e.g. a first run that only updates existing users.
+	// +optional
+	Actions Actions `json:"actions,omitempty"`
+	// Reports keeps each run's complete report in ConfigMaps (see README "Run reports").
+	// +optional
+	Reports Reports `json:"reports,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -111,6 +120,70 @@ type Safety struct {
 	// +kubebuilder:default=50
 	// +optional
 	MinSourcePercent *int32 `json:"minSourcePercent,omitempty"`
+	// MaxCreates is the most users one run may create; more stop the run like MaxDeletions (same
+	// approval). Unset is unlimited.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxCreates *int32 `json:"maxCreates,omitempty"`
+	// MaxAdoptions is the most users one run may adopt (see spec.adoption); more stop the run like
+	// MaxDeletions (same approval).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=100
+	// +optional
+	MaxAdoptions *int32 `json:"maxAdoptions,omitempty"`
+	// MaxMembershipRemovals is the most group memberships one run may remove; more stop the run like
+	// MaxDeletions (same approval). Unset is unlimited.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxMembershipRemovals *int32 `json:"maxMembershipRemovals,omitempty"`
+}
+
+// Adoption matches unmanaged target users to mapped people and takes them over: an adopted user gets
+// the ownership marker (externalId) and is then managed like any other. A person matching several
+// target users, or a target user owned by anyone else, is a Conflict problem, never an adoption.
+type Adoption struct {
+	// Enabled turns adoption on.
+	Enabled bool `json:"enabled"`
+	// MatchOn lists the attributes tried in order; the first one for which the person has a value
+	// and some target user matches decides. userName and email compare case-insensitively;
+	// externalId matches a target user whose externalId is the bare directory id.
+	// +kubebuilder:default={userName,email}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	MatchOn []AdoptionAttribute `json:"matchOn,omitempty"`
+}
+
+// AdoptionAttribute is an attribute adoption matches on.
+// +kubebuilder:validation:Enum=userName;email;employeeNumber;externalId
+type AdoptionAttribute string
+
+// Actions switches kinds of writes; every kind is on unless set to false. Switched-off actions are
+// listed in the plan and the run report as withheld.
+type Actions struct {
+	// Create users and groups.
+	// +optional
+	Create *bool `json:"create,omitempty"`
+	// Update users' attributes and group memberships, and reactivate users.
+	// +optional
+	Update *bool `json:"update,omitempty"`
+	// Suspend users who left the source or were disabled there (no grace period starts while off).
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
+	// Delete or anonymize users after the grace period (the grace period keeps running while off).
+	// +optional
+	Delete *bool `json:"delete,omitempty"`
+}
+
+// Reports configures the per-run report ConfigMaps.
+type Reports struct {
+	// Retain is how many run reports are kept per SyncTarget; 0 keeps none.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	Retain *int32 `json:"retain,omitempty"`
 }
 
 // SyncTargetStatus reports the last run.
@@ -157,10 +230,25 @@ type SyncTargetStatus struct {
 	// ApprovedDeletionsUsed records the value of the approval annotation already consumed by a run.
 	// +optional
 	ApprovedDeletionsUsed string `json:"approvedDeletionsUsed,omitempty"`
+	// HandledPurge is the value of the purge annotation a run has acted on (one-shot).
+	// +optional
+	HandledPurge string `json:"handledPurge,omitempty"`
+	// HandledGraceExtension is the value of the extend-grace annotation a run has acted on (one-shot).
+	// +optional
+	HandledGraceExtension string `json:"handledGraceExtension,omitempty"`
+	// Requests tells what became of the last purge and grace extension requests.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Requests []string `json:"requests,omitempty"`
+	// LastReport names the ConfigMap holding the last run's complete report.
+	// +optional
+	LastReport string `json:"lastReport,omitempty"`
 }
 
 // RunCounts counts actions of one run; a missing counter is zero.
 type RunCounts struct {
+	// +optional
+	Adopted int32 `json:"adopted,omitempty"`
 	// +optional
 	Created int32 `json:"created,omitempty"`
 	// +optional
@@ -182,6 +270,9 @@ type RunCounts struct {
 	// Failed counts actions the target rejected.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
+	// Withheld counts actions spec.actions switched off.
+	// +optional
+	Withheld int32 `json:"withheld,omitempty"`
 }
 
 // PlanSummary is a plan that was computed but not applied.

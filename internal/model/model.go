@@ -83,6 +83,8 @@ const (
 	FieldRole           = "role"
 	FieldActive         = "active"
 	FieldGroups         = "groups"
+	// FieldExternalID is written only when a user is adopted: it carries the ownership marker.
+	FieldExternalID = "externalId"
 )
 
 // StringFields lists the single-valued string fields of User in a fixed order.

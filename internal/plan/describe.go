@@ -45,6 +45,8 @@ func (a Action) Describe() string {
 		return "create " + who
 	case KindUpdate:
 		return fmt.Sprintf("update %s: %s", who, strings.Join(a.Fields, ", "))
+	case KindAdopt:
+		return fmt.Sprintf("adopt %s (%s): %s", who, a.Reason, strings.Join(a.Fields, ", "))
 	case KindAddMember:
 		return fmt.Sprintf("add %s to group %s", who, a.Group)
 	case KindRemoveMember:

@@ -63,6 +63,7 @@ func Compute(in Input) Plan {
 		p.indexGroups()
 	}
 	p.checkDesired()
+	p.matchAdoptions()
 	p.decideHold()
 	for i := range in.Desired {
 		switch p.status[i] {
@@ -101,7 +102,7 @@ func validatePolicy(pol Policy) string {
 	if pol.MaxDeletionPercent < 0 || pol.MinSourcePercent < 0 {
 		return "maxDeletionPercent and minSourcePercent must not be negative"
 	}
-	return ""
+	return validateControls(pol.Controls)
 }
 
 type desiredStatus uint8
@@ -144,7 +145,10 @@ type planner struct {
 	// skippedMatch when the desired entry is present but skipped.
 	matchOf []int32
 
+	adopt    *adoption // nil unless Policy.Controls.Adoption
 	held     *Block
+	notes    []string
+	extended map[string]bool // externalIds whose grace clock Controls.ExtendGrace moved
 	actions  []Action
 	problems []model.Problem
 	next     map[string]time.Time
@@ -369,12 +373,12 @@ func (p *planner) nameConflict(userName, externalID string) string {
 	unmanaged := false
 	other := ""
 	for _, i := range append([]int32{first}, p.actualNameMore[name]...) {
-		a := &p.in.Actual[i]
+		owner := p.ownerOf(i) // an adopted user holds its name for its new owner
 		switch {
-		case !p.isManaged(a.ExternalID):
+		case !p.isManaged(owner):
 			unmanaged = true
-		case a.ExternalID != externalID && (other == "" || a.ExternalID < other):
-			other = a.ExternalID
+		case owner != externalID && (other == "" || owner < other):
+			other = owner
 		}
 	}
 	if unmanaged {
@@ -389,6 +393,18 @@ func (p *planner) nameConflict(userName, externalID string) string {
 func (p *planner) planDesired(di int32) {
 	d := &p.in.Desired[di]
 	ai, found := p.managedByExt[d.ExternalID]
+	adopted := false
+	if !found {
+		var refused bool
+		ai, adopted, refused = p.adoptedTarget(di)
+		if refused {
+			return // reported by matchAdoptions
+		}
+		found = adopted
+		if adopted && p.manageGroups {
+			p.managedByID[p.in.Actual[ai].TargetID] = ai
+		}
+	}
 	if !found {
 		if !d.Active {
 			return // disabled in the directory and not in the target: nothing to create
@@ -419,7 +435,18 @@ func (p *planner) planDesired(di int32) {
 		}
 		fields = append(fields, f)
 	}
-	if len(fields) > 0 {
+	switch {
+	case adopted && p.pol.Controls.Off.NoUpdate:
+		p.addAdopt(d, a, p.matchedOn(d, ai), nil)
+		if len(fields) > 0 {
+			u := *d
+			u.TargetID = a.TargetID
+			p.add(Action{Kind: KindUpdate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
+				Fields: fields, User: &u, Reason: "differs from source after adoption"})
+		}
+	case adopted:
+		p.addAdopt(d, a, p.matchedOn(d, ai), fields)
+	case len(fields) > 0:
 		u := *d
 		u.TargetID = a.TargetID
 		p.add(Action{Kind: KindUpdate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
@@ -497,7 +524,7 @@ func (p *planner) planRemovals() {
 				continue
 			}
 			a := &p.in.Actual[ai]
-			p.add(Action{Kind: KindRemoveMember, ExternalID: a.ExternalID, TargetID: id, UserName: a.UserName,
+			p.add(Action{Kind: KindRemoveMember, ExternalID: p.ownerOf(ai), TargetID: id, UserName: a.UserName,
 				Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "not in group in source"})
 		}
 	}
@@ -532,12 +559,21 @@ func (p *planner) planAbsent() {
 		case !suspended:
 			p.record(ext, p.now) // start of the grace period unknown: it starts now
 		default:
-			p.record(ext, since.UTC())
-			if p.now.Sub(since) < p.pol.GracePeriod {
+			since = p.graceStart(ext, since.UTC())
+			p.record(ext, since)
+			purge := p.pol.Controls.Purge[ext]
+			if p.now.Sub(since) < p.pol.GracePeriod && !purge {
 				continue
 			}
 			reason := fmt.Sprintf("suspended since %s, grace period over", since.UTC().Format(time.RFC3339))
-			switch p.pol.AfterGrace {
+			afterGrace := p.pol.AfterGrace
+			if p.now.Sub(since) < p.pol.GracePeriod {
+				reason = fmt.Sprintf("suspended since %s, purge requested before the grace period ended", since.UTC().Format(time.RFC3339))
+				if afterGrace != OffboardAnonymize {
+					afterGrace = OffboardDelete
+				}
+			}
+			switch afterGrace {
 			case OffboardDelete:
 				p.add(Action{Kind: KindDelete, ExternalID: ext, TargetID: a.TargetID, UserName: a.UserName, Reason: reason})
 			case OffboardAnonymize:
@@ -579,6 +615,8 @@ func (p *planner) finish() Plan {
 			Reason: "named in source"})
 	}
 	slices.SortFunc(p.actions, compareActions)
+	withheld := p.applySwitches()
+	p.noteRequests()
 	// a member listed twice in a group yields the same removal twice
 	p.actions = slices.CompactFunc(p.actions, func(a, b Action) bool {
 		return a.Kind == KindRemoveMember && b.Kind == KindRemoveMember && compareActions(a, b) == 0
@@ -588,17 +626,25 @@ func (p *planner) finish() Plan {
 	})
 	plan := Plan{
 		Actions:         p.actions,
+		Withheld:        withheld,
+		Notes:           p.notes,
 		Problems:        p.problems,
 		OffboardingHeld: p.held,
 		State:           State{Suspended: p.next},
 	}
 	plan.Summary = p.summarize()
+	plan.Summary.Withheld = len(withheld)
+	var reasons, msgs []string
 	if limit := p.offboardingLimit(); limit >= 0 && plan.Summary.Offboardings > limit {
+		reasons = append(reasons, ReasonDeletionThresholdExceeded)
+		msgs = append(msgs, fmt.Sprintf("run would offboard %d of %d managed users (limit %d)", plan.Summary.Offboardings, p.managed, limit))
+	}
+	more, moreMsgs := p.limitBlocks(plan.Summary)
+	if block := joinBlock(append(reasons, more...), append(msgs, moreMsgs...)); block != nil {
 		if p.pol.ApprovedDeletions {
 			plan.ApprovalUsed = true
 		} else {
-			plan.Blocked = &Block{Reason: ReasonDeletionThresholdExceeded, Message: fmt.Sprintf(
-				"run would offboard %d of %d managed users (limit %d)", plan.Summary.Offboardings, p.managed, limit)}
+			plan.Blocked = block
 			plan.State = copyState(p.in.State)
 		}
 	}
@@ -642,6 +688,8 @@ func (p *planner) summarize() Summary {
 	for i := range p.actions {
 		a := &p.actions[i]
 		switch a.Kind {
+		case KindAdopt:
+			s.Adoptions++
 		case KindCreateGroup:
 			s.GroupCreates++
 		case KindCreate:

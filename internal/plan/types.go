@@ -72,8 +72,11 @@ type Policy struct {
 	MinSourcePercent int
 	// AllowEmptySource lets an empty desired set offboard every managed user (decommissioning).
 	AllowEmptySource bool
-	// ApprovedDeletions is a one-shot approval: the deletion thresholds do not block this run.
+	// ApprovedDeletions is a one-shot approval: the deletion thresholds (and the limits of
+	// Controls) do not block this run.
 	ApprovedDeletions bool
+	// Controls holds adoption, per-action switches, the per-kind limits, purges and grace extensions.
+	Controls Controls
 }
 
 // State is carried from one run to the next.
@@ -87,6 +90,7 @@ type State struct {
 type Kind string
 
 const (
+	KindAdopt        Kind = "Adopt" // take over an unmanaged target user: write the ownership marker
 	KindCreateGroup  Kind = "CreateGroup"
 	KindCreate       Kind = "Create"
 	KindUpdate       Kind = "Update"
@@ -100,6 +104,8 @@ const (
 
 func (k Kind) rank() int {
 	switch k {
+	case KindAdopt:
+		return -1
 	case KindCreateGroup:
 		return 0
 	case KindCreate:
@@ -172,6 +178,7 @@ type Summary struct {
 	// Unchanged counts managed users no action refers to.
 	Unchanged int `json:"unchanged"`
 
+	Adoptions      int `json:"adoptions,omitempty"`
 	Creates        int `json:"creates,omitempty"`
 	Updates        int `json:"updates,omitempty"`
 	Reactivations  int `json:"reactivations,omitempty"`
@@ -184,11 +191,17 @@ type Summary struct {
 	// Offboardings is Suspensions+Deletions+Anonymizations, the number the thresholds limit.
 	Offboardings int `json:"offboardings,omitempty"`
 	Problems     int `json:"problems,omitempty"`
+	// Withheld counts actions spec.actions switched off.
+	Withheld int `json:"withheld,omitempty"`
 }
 
 // Plan is the planner's output. It is published in status (dry-run), hence JSON friendly.
 type Plan struct {
-	Actions  []Action        `json:"actions,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	// Withheld lists the actions Policy.Controls.Off switched off; they are never applied.
+	Withheld []Action `json:"withheld,omitempty"`
+	// Notes tell what became of purge and grace extension requests (Policy.Controls).
+	Notes    []string        `json:"notes,omitempty"`
 	Problems []model.Problem `json:"problems,omitempty"`
 	Summary  Summary         `json:"summary"`
 	// Blocked, when non-nil, forbids applying any action of this plan; Actions stay visible.

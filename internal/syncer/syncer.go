@@ -39,7 +39,7 @@ type Options struct {
 
 // Counts counts what a run did.
 type Counts struct {
-	Created, Updated, Reactivated, Suspended, Deleted, Anonymized int
+	Adopted, Created, Updated, Reactivated, Suspended, Deleted, Anonymized int
 	GroupChanges                                                  int
 	Failed                                                        int
 }
@@ -71,7 +71,7 @@ func (r *Result) ManagedAfter() int {
 	if r.Plan == nil {
 		return 0
 	}
-	return r.Plan.Summary.Managed + r.Counts.Created - r.Counts.Deleted
+	return r.Plan.Summary.Managed + r.Counts.Adopted + r.Counts.Created - r.Counts.Deleted
 }
 
 // Run performs one sync. Errors reading the source or the target are reported in the Result (and
@@ -142,10 +142,14 @@ type applier struct {
 	groupIDs map[string]string // display name → target id (groups created in this run)
 	// succeeded holds the externalIds whose Suspend or Reactivate was applied.
 	succeeded map[string]bool
+	// notAdopted holds the externalIds whose Adopt failed: the target user is not ours, so no
+	// later action may touch it.
+	notAdopted map[string]bool
 }
 
 func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
-	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, succeeded: map[string]bool{}}
+	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, succeeded: map[string]bool{},
+		notAdopted: map[string]bool{}}
 	// Kinds run in the planner's order; actions of one kind run in parallel, except memberships,
 	// which are batched per group.
 	for _, batch := range byKind(p.Actions) {
@@ -206,6 +210,10 @@ func (a *applier) parallel(ctx context.Context, actions []plan.Action) {
 		wg.Add(1)
 		go func(act plan.Action) {
 			defer func() { <-sem; wg.Done() }()
+			if a.isNotAdopted(act.ExternalID) {
+				a.done(act, errNotAdopted)
+				return
+			}
 			a.done(act, a.apply(ctx, act))
 		}(act)
 	}
@@ -215,6 +223,8 @@ func (a *applier) parallel(ctx context.Context, actions []plan.Action) {
 func (a *applier) apply(ctx context.Context, act plan.Action) error {
 	t := a.o.Target
 	switch act.Kind {
+	case plan.KindAdopt:
+		return t.UpdateUser(ctx, act.TargetID, *act.User, act.Fields)
 	case plan.KindCreateGroup:
 		id, err := t.CreateGroup(ctx, act.Group, act.ExternalID)
 		if err == nil {
@@ -277,6 +287,10 @@ func (a *applier) applyMemberships(ctx context.Context, actions []plan.Action) {
 		var ids []string
 		var resolved []plan.Action
 		for _, act := range acts {
+			if a.isNotAdopted(act.ExternalID) {
+				a.done(act, errNotAdopted)
+				continue
+			}
 			id := act.TargetID
 			if id == "" {
 				id = a.userIDs[act.ExternalID]
@@ -311,6 +325,9 @@ func (a *applier) done(act plan.Action, err error) {
 	}
 	c := &a.res.Counts
 	if err != nil {
+		if act.Kind == plan.KindAdopt {
+			a.notAdopted[act.ExternalID] = true
+		}
 		c.Failed++
 		subject := act.UserName
 		if subject == "" {
@@ -326,6 +343,8 @@ func (a *applier) done(act plan.Action, err error) {
 		return
 	}
 	switch act.Kind {
+	case plan.KindAdopt:
+		c.Adopted++
 	case plan.KindCreate:
 		c.Created++
 	case plan.KindUpdate:
@@ -343,6 +362,15 @@ func (a *applier) done(act plan.Action, err error) {
 	case plan.KindCreateGroup, plan.KindAddMember, plan.KindRemoveMember:
 		c.GroupChanges++
 	}
+}
+
+// errNotAdopted fails the actions on a user whose adoption failed.
+var errNotAdopted = errors.New("not applied: the user's adoption failed, so it is not managed")
+
+func (a *applier) isNotAdopted(ext string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.notAdopted[ext]
 }
 
 func trim(s string, n int) string {

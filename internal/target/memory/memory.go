@@ -316,6 +316,8 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		switch {
 		case f == model.FieldActive:
 			next.Active = u.Active
+		case f == model.FieldExternalID:
+			next.ExternalID = u.ExternalID
 		case next.Set(f, u.Get(f)):
 		default:
 			return fmt.Errorf("update user %s: unknown field %q: %w", targetID, f, ErrInvalid)
@@ -331,6 +333,15 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		}
 		t.nameCount[newName]++
 		t.decName(oldName)
+	}
+	if next.ExternalID != cur.ExternalID {
+		t.dropExt(cur.ExternalID, targetID)
+		if next.ExternalID != "" {
+			if t.extCount[next.ExternalID] == 0 {
+				t.byExt[next.ExternalID] = targetID
+			}
+			t.extCount[next.ExternalID]++
+		}
 	}
 	*cur = next
 	return nil
@@ -355,24 +366,30 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 	}
 	delete(t.users, targetID)
 	t.decName(strings.ToLower(u.UserName))
-	if ext := u.ExternalID; ext != "" {
-		if t.extCount[ext]--; t.extCount[ext] <= 0 {
-			delete(t.extCount, ext)
-			delete(t.byExt, ext)
-		} else if t.byExt[ext] == targetID {
-			for id, other := range t.users { // another holder of a duplicated externalId (Seed only)
-				if other.ExternalID == ext {
-					t.byExt[ext] = id
-					break
-				}
-			}
-		}
-	}
+	t.dropExt(u.ExternalID, targetID)
 	for gid := range t.memberOf[targetID] {
 		delete(t.groups[gid].members, targetID)
 	}
 	delete(t.memberOf, targetID)
 	return nil
+}
+
+// dropExt forgets that targetID holds the externalId ext.
+func (t *Target) dropExt(ext, targetID string) {
+	if ext == "" {
+		return
+	}
+	if t.extCount[ext]--; t.extCount[ext] <= 0 {
+		delete(t.extCount, ext)
+		delete(t.byExt, ext)
+	} else if t.byExt[ext] == targetID {
+		for id, other := range t.users { // another holder of a duplicated externalId (Seed only)
+			if id != targetID && other.ExternalID == ext {
+				t.byExt[ext] = id
+				break
+			}
+		}
+	}
 }
 
 // CreateGroup creates an empty group. A displayName already used (case-insensitive) is an

@@ -715,6 +715,11 @@ func (t *Target) patchOps(ctx context.Context, u model.User, fields []string) ([
 			set(enterprisePrefix+"manager", false, Manager{Value: id})
 		case model.FieldActive:
 			ops = append(ops, PatchOp{Op: "replace", Path: "active", Value: u.Active})
+		case model.FieldExternalID:
+			if u.ExternalID == "" {
+				return nil, errors.New("scim: externalId cannot be removed")
+			}
+			set("externalId", false, u.ExternalID)
 		default:
 			return nil, fmt.Errorf("scim: field %q cannot be updated with UpdateUser", f)
 		}
