@@ -74,7 +74,7 @@ run: manifests generate ## Run the manager against the cluster in ~/.kube/config
 
 .PHONY: demo
 demo: test-deps ## Run the whole sync loop locally, no cluster needed (the README's main command).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./cmd demo
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./cmd/demo
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -1,11 +1,9 @@
-// Command manager runs the directory-sync operator. `manager demo` runs the whole sync loop on this
-// machine without a cluster (see internal/demo).
+// Command manager runs the directory-sync operator. The cluster-less demo is its own command, cmd/demo,
+// so that this binary links no test harness (deps_test.go checks it).
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,18 +15,10 @@ import (
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/controllers"
-	"github.com/directory-sync/directory-sync-operator/internal/demo"
 	webhookv1alpha1 "github.com/directory-sync/directory-sync-operator/internal/webhook/v1alpha1"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "demo" {
-		if err := demo.Run(context.Background(), os.Stdout, os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "demo:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	os.Exit(runManager())
 }
 

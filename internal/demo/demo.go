@@ -80,7 +80,7 @@ func Run(ctx context.Context, out io.Writer, args []string) error {
 	fs.BoolVar(&opts.keep, "keep", false, "keep everything running after the walkthrough, until Ctrl-C, to try kubectl")
 	fs.BoolVar(&opts.verbose, "v", false, "show the operator's logs (on stderr)")
 	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: manager demo [-users N] [-keep] [-v]")
+		fmt.Fprintln(out, "Usage: demo [-users N] [-keep] [-v]")
 		fmt.Fprintln(out, "Runs the whole sync loop on this machine: kube-apiserver+etcd (envtest), OpenLDAP (slapd),")
 		fmt.Fprintln(out, "a SCIM 2.0 app (SCIMMY) and the operator, and shows what it does step by step.")
 		fs.PrintDefaults()

@@ -279,7 +279,7 @@ func (d *demo) stepNext() {
 		{"kubectl get synctarget " + targetName + " -o yaml", "status.plan (dry run), status.lastRun, status.problems, status.suspended"},
 		{samplesDir + "/", "the manifests used here"},
 		{"config/samples/", "the same for Active Directory (kustomize)"},
-		{"manager demo -keep", "keep everything running and try kubectl yourself"},
+		{"go run ./cmd/demo -keep", "keep everything running and try kubectl yourself"},
 	}
 	printTable(d.out, "  ", nil, lines)
 }

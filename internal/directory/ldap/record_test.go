@@ -1,0 +1,92 @@
+package ldap
+
+import (
+	"encoding/base64"
+	"slices"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+func TestToRecord(t *testing.T) {
+	guid := []byte{0x04, 0x03, 0x02, 0x01, 0x06, 0x05, 0x08, 0x07, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10}
+	photo := []byte{0xff, 0xd8, 0x00, 'x'}
+	e := &ldap.Entry{DN: "CN=Zoë,OU=People,DC=corp", Attributes: []*ldap.EntryAttribute{
+		{Name: "objectGUID", Values: []string{string(guid)}, ByteValues: [][]byte{guid}},
+		{Name: "TELEPHONENUMBER", Values: []string{"1", "2"}, ByteValues: [][]byte{[]byte("1"), []byte("2")}},
+		{Name: "thumbnailPhoto", Values: []string{string(photo)}, ByteValues: [][]byte{photo}},
+		{Name: "description", Values: []string{"ok", "\xc3"}, ByteValues: [][]byte{[]byte("ok"), {0xc3}}},
+		{Name: "userAccountControl", Values: []string{"514"}, ByteValues: [][]byte{[]byte("514")}},
+	}}
+	cfg := Config{
+		IDAttribute: "objectGUID",
+		Attributes:  []string{"telephoneNumber", "thumbnailPhoto", "description", "objectGUID", "mail"},
+		Disabled:    DisabledConfig{Mode: DisabledActiveDirectory},
+	}
+	rec, problem := toRecord(cfg, e)
+	if problem != nil {
+		t.Fatalf("problem: %+v", problem)
+	}
+	if rec.ID != "01020304-0506-0708-090a-0b0c0d0e0f10" || rec.DN != e.DN || !rec.Disabled {
+		t.Errorf("record = %+v", rec)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	want := map[string][]string{
+		"telephoneNumber": {"1", "2"},
+		"thumbnailPhoto":  {b64(photo)},
+		"description":     {b64([]byte("ok")), b64([]byte{0xc3})},
+		"objectGUID":      {b64(guid)},
+	}
+	if len(rec.Attributes) != len(want) {
+		t.Errorf("attributes = %v, want %v", rec.Attributes, want)
+	}
+	for k, v := range want {
+		if !slices.Equal(rec.Attributes[k], v) {
+			t.Errorf("attribute %s = %v, want %v", k, rec.Attributes[k], v)
+		}
+	}
+
+	cfg.IDAttribute = "entryUUID"
+	if _, problem := toRecord(cfg, e); problem == nil || problem.Subject != e.DN || problem.Reason != "MissingID" {
+		t.Errorf("missing ID: problem = %+v", problem)
+	}
+	short := &ldap.Entry{DN: "cn=x", Attributes: []*ldap.EntryAttribute{{Name: "objectGUID", ByteValues: [][]byte{{1, 2}}}}}
+	if _, problem := toRecord(Config{IDAttribute: "objectGUID"}, short); problem == nil {
+		t.Error("a 2-byte objectGUID was accepted")
+	}
+}
+
+func TestIsDisabled(t *testing.T) {
+	entry := func(attr string, vals ...string) entryAttrs {
+		return indexEntry(&ldap.Entry{Attributes: []*ldap.EntryAttribute{{Name: attr, Values: vals}}})
+	}
+	tests := []struct {
+		name string
+		cfg  DisabledConfig
+		e    entryAttrs
+		want bool
+	}{
+		{"none", DisabledConfig{}, entry("userAccountControl", "514"), false},
+		{"AD disabled 514", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "514"), true},
+		{"AD normal 512", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "512"), false},
+		{"AD garbage", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "x"), false},
+		{"present", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, entry("pwdAccountLockedTime", "000001010000Z"), true},
+		{"absent", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, entry("mail", "a"), false},
+		{"equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, entry("EmployeeType", "contractor", "Disabled"), true},
+		{"not equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, entry("employeeType", "contractor"), false},
+	}
+	for _, tt := range tests {
+		if got := isDisabled(tt.cfg, tt.e); got != tt.want {
+			t.Errorf("%s: isDisabled = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestLaterMark(t *testing.T) {
+	if !laterMark("10", "9") || laterMark("9", "10") {
+		t.Error("uSNChanged marks must compare numerically")
+	}
+	if !laterMark("20240102000000Z", "20240101235959Z") || laterMark("20240101000000Z", "20240101000000Z") {
+		t.Error("timestamp marks compare wrongly")
+	}
+}
