@@ -272,6 +272,7 @@ func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Po
 	if s.Offboarding.AfterGrace != "" {
 		p.AfterGrace = plan.OffboardAction(s.Offboarding.AfterGrace)
 	}
+	p.OutOfScope = plan.OutOfScopeAction(s.Offboarding.OutOfScope)
 	if v := s.Safety.MaxDeletions; v != nil {
 		p.MaxDeletions = int(*v)
 	}
@@ -384,7 +385,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		Adopted: int32(c.Adopted), Withheld: int32(p.Summary.Withheld),
 		Created: int32(c.Created), Updated: int32(c.Updated), Suspended: int32(c.Suspended), Reactivated: int32(c.Reactivated),
 		Deleted: int32(c.Deleted), Anonymized: int32(c.Anonymized), GroupChanges: int32(c.GroupChanges),
-		Skipped: skipped, Failed: int32(c.Failed),
+		Skipped: skipped, Held: int32(p.Summary.Held), Failed: int32(c.Failed),
 	}
 	status.ManagedUsers = int32(res.ManagedAfter())
 	names := map[string]string{}
@@ -398,8 +399,8 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		status.ApprovedDeletionsUsed = approval
 	}
 	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "nothing needs a person's attention")
-	summary := fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, failed %d",
-		c.Adopted, c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, c.Failed)
+	summary := fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, held %d, failed %d",
+		c.Adopted, c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, p.Summary.Held, c.Failed)
 	switch {
 	case runErr != nil:
 		msg := "run interrupted after: " + summary + ": " + runErr.Error()
@@ -468,7 +469,7 @@ func plannedCounts(p *plan.Plan, skipped int32) v1.RunCounts {
 		Adopted: int32(s.Adoptions), Withheld: int32(s.Withheld),
 		Created: int32(s.Creates), Updated: int32(s.Updates), Reactivated: int32(s.Reactivations),
 		Suspended: int32(s.Suspensions), Deleted: int32(s.Deletions), Anonymized: int32(s.Anonymizations),
-		GroupChanges: int32(s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped,
+		GroupChanges: int32(s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped, Held: int32(s.Held),
 	}
 }
 

@@ -34,12 +34,16 @@ type SyncTargetSpec struct {
 	// Safety limits what one run may do.
 	// +optional
 	Safety Safety `json:"safety,omitempty"`
-	// ExternalIDPrefix marks the users and groups this SyncTarget manages: their externalId is this
-	// prefix followed by the directory ID. Users without it are never changed, suspended or deleted.
+	// ExternalIDPrefix marks the users and groups this SyncTarget manages; it ends with ':'. A user's
+	// externalId is this prefix followed by the directory ID with ':' and '%' percent-encoded, a
+	// group's is this prefix, "group:" and its name. Ownership is exact: "hr:" never owns "hr:eu:…".
+	// Users and groups of another shape are never changed, suspended or deleted. SyncTargets writing
+	// to the same app must use prefixes of which none is a prefix of another (OwnershipConflict).
 	// Do not change it once users are synced.
 	// +kubebuilder:default="dirsync:"
-	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MinLength=2
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`:$`
 	// +optional
 	ExternalIDPrefix string `json:"externalIDPrefix,omitempty"`
 	// Adoption takes over target users no SyncTarget owns yet (off unless set and enabled).
@@ -95,6 +99,13 @@ type Offboarding struct {
 	// +kubebuilder:default=Delete
 	// +optional
 	AfterGrace string `json:"afterGrace,omitempty"`
+	// OutOfScope says what happens to the users of people who are still in the directory but whom no
+	// MappingRule's scope selects any more: Suspend offboards them like leavers (suspension, then
+	// afterGrace), Keep leaves them as they are. People the directory disables are suspended either way.
+	// +kubebuilder:validation:Enum=Suspend;Keep
+	// +kubebuilder:default=Suspend
+	// +optional
+	OutOfScope string `json:"outOfScope,omitempty"`
 }
 
 // Safety limits.
@@ -264,9 +275,13 @@ type RunCounts struct {
 	// GroupChanges counts created groups and added or removed memberships.
 	// +optional
 	GroupChanges int32 `json:"groupChanges,omitempty"`
-	// Skipped counts records the rules could not map (see problems).
+	// Skipped counts entries that could not be read or mapped and plan problems (see problems).
 	// +optional
 	Skipped int32 `json:"skipped,omitempty"`
+	// Held counts people present in the directory whose entry could not be read or mapped: their
+	// users were left exactly as they are (no update, no suspension or deletion).
+	// +optional
+	Held int32 `json:"held,omitempty"`
 	// Failed counts actions the target rejected.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`

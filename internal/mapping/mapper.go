@@ -24,9 +24,13 @@ import (
 // Result is the outcome of mapping one record: exactly one of a User (Skip == nil and !OutOfScope),
 // a Skip problem, or OutOfScope (no rule's scope matched; not a problem, the record is just not synced).
 type Result struct {
-	User       model.User
+	User model.User
+	// Skip says why the record could not be mapped; its ID is the record's id when it has one.
 	Skip       *model.Problem
 	OutOfScope bool
+	// Disabled is set with OutOfScope when a rule selects the record but excludes it because the
+	// directory disables the account (includeDisabled false): it is disabled, not out of scope.
+	Disabled bool
 }
 
 // Mapped reports whether the result carries a user.
@@ -115,17 +119,35 @@ func (m *Mapper) MapAll(records []model.Record) (users []model.User, problems []
 	return users, problems, outOfScope
 }
 
+// MapAllContext is MapAll that stops early, returning ctx's error, when ctx is done.
+func (m *Mapper) MapAllContext(ctx context.Context, records []model.Record) (users []model.User, problems []model.Problem, outOfScope int, err error) {
+	out, err := m.MapRecords(ctx, records)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return out.Users, out.Problems, len(out.OutOfScope) + len(out.Disabled), nil
+}
+
+// Outcome is the mapping of a whole snapshot. Every record with an id is in exactly one of Users,
+// Problems (with Problem.ID set), OutOfScope or Disabled, so that a record present in the directory
+// is never mistaken for one that is absent.
+type Outcome struct {
+	Users []model.User
+	// Problems lists the records that could not be mapped, in record order.
+	Problems []model.Problem
+	// OutOfScope lists the ids of records that no rule's scope selects, in record order.
+	OutOfScope []string
+	// Disabled lists the ids of disabled records that the rules selecting them exclude.
+	Disabled []string
+}
+
 // mapChunk is how many records a worker takes at a time.
 const mapChunk = 512
 
-// MapAllContext is MapAll that stops early, returning ctx's error, when ctx is done.
-func (m *Mapper) MapAllContext(ctx context.Context, records []model.Record) (users []model.User, problems []model.Problem, outOfScope int, err error) {
-	type chunkOut struct {
-		users      []model.User
-		problems   []model.Problem
-		outOfScope int
-	}
-	chunks := make([]chunkOut, (len(records)+mapChunk-1)/mapChunk)
+// MapRecords maps records in parallel, in record order; it stops early, returning ctx's error, when
+// ctx is done.
+func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcome, error) {
+	chunks := make([]Outcome, (len(records)+mapChunk-1)/mapChunk)
 	var next atomic.Int64
 	work := func() {
 		act := &activation{}
@@ -136,16 +158,18 @@ func (m *Mapper) MapAllContext(ctx context.Context, records []model.Record) (use
 			}
 			out := &chunks[c]
 			end := min((c+1)*mapChunk, len(records))
-			out.users = make([]model.User, 0, end-c*mapChunk)
+			out.Users = make([]model.User, 0, end-c*mapChunk)
 			for i := c * mapChunk; i < end; i++ {
 				r := m.mapRecord(ctx, &records[i], act)
 				switch {
+				case r.Disabled:
+					out.Disabled = append(out.Disabled, records[i].ID)
 				case r.OutOfScope:
-					out.outOfScope++
+					out.OutOfScope = append(out.OutOfScope, records[i].ID)
 				case r.Skip != nil:
-					out.problems = append(out.problems, *r.Skip)
+					out.Problems = append(out.Problems, *r.Skip)
 				default:
-					out.users = append(out.users, r.User)
+					out.Users = append(out.Users, r.User)
 				}
 			}
 		}
@@ -157,21 +181,23 @@ func (m *Mapper) MapAllContext(ctx context.Context, records []model.Record) (use
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, nil, 0, err
+		return Outcome{}, err
 	}
+	var total Outcome
 	nUsers, nProblems := 0, 0
 	for _, c := range chunks {
-		nUsers += len(c.users)
-		nProblems += len(c.problems)
+		nUsers += len(c.Users)
+		nProblems += len(c.Problems)
 	}
-	users = make([]model.User, 0, nUsers)
-	problems = make([]model.Problem, 0, nProblems)
+	total.Users = make([]model.User, 0, nUsers)
+	total.Problems = make([]model.Problem, 0, nProblems)
 	for _, c := range chunks {
-		users = append(users, c.users...)
-		problems = append(problems, c.problems...)
-		outOfScope += c.outOfScope
+		total.Users = append(total.Users, c.Users...)
+		total.Problems = append(total.Problems, c.Problems...)
+		total.OutOfScope = append(total.OutOfScope, c.OutOfScope...)
+		total.Disabled = append(total.Disabled, c.Disabled...)
 	}
-	return users, problems, outOfScope, nil
+	return total, nil
 }
 
 // maxRules is how many rules fit the scope bitmap kept on the stack; more fall back to the heap.
@@ -183,7 +209,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		if subject == "" {
 			subject = "(record without id)"
 		}
-		return skip(subject, model.ReasonMissingID, "record has no id")
+		return skip(subject, "", model.ReasonMissingID, "record has no id")
 	}
 	act.record = recordVal{rec}
 
@@ -199,17 +225,17 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 			act.lookups = r.lookupsVar
 			v, err := eval(ctx, r.scope, act)
 			if err != nil {
-				return skip(rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %v", r.name, err))
+				return skip(rec.ID, rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %v", r.name, err))
 			}
 			b, ok := v.(types.Bool)
 			if !ok {
-				return skip(rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: returned %s, want bool", r.name, v.Type().TypeName()))
+				return skip(rec.ID, rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: returned %s, want bool", r.name, v.Type().TypeName()))
 			}
 			in = bool(b)
 		}
 		if in && rec.Disabled && !r.includeDisabled {
 			// The rule treats disabled accounts as absent from the directory.
-			return Result{OutOfScope: true}
+			return Result{OutOfScope: true, Disabled: true}
 		}
 		inScope = append(inScope, in)
 		anyInScope = anyInScope || in
@@ -235,6 +261,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		r := m.rules[c.rule]
 		act.lookups = r.lookupsVar
 		if p := m.applyField(ctx, &u, rec, r, c.field, act, subject); p != nil {
+			p.ID = rec.ID
 			return Result{Skip: p}
 		}
 		if plan.target == model.FieldUserName {
@@ -243,13 +270,13 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		}
 	}
 	if !userNameMapped {
-		return skip(rec.ID, model.ReasonMissingField, "no rule in scope maps userName")
+		return skip(rec.ID, rec.ID, model.ReasonMissingField, "no rule in scope maps userName")
 	}
 	return Result{User: u}
 }
 
-func skip(subject string, reason model.ProblemReason, msg string) Result {
-	return Result{Skip: &model.Problem{Subject: subject, Reason: reason, Message: msg}}
+func skip(subject, id string, reason model.ProblemReason, msg string) Result {
+	return Result{Skip: &model.Problem{Subject: subject, ID: id, Reason: reason, Message: msg}}
 }
 
 func eval(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error) {

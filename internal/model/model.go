@@ -155,7 +155,11 @@ const (
 // Problem is one entry of the per-user report.
 type Problem struct {
 	// Subject names the entry: a userName, record ID, DN or "line 12".
-	Subject string        `json:"subject"`
+	Subject string `json:"subject"`
+	// ID is the directory id of the record the problem is about, when it is known. A record that is
+	// present with a known id but could not be read or mapped holds its target user unchanged; a
+	// source or mapping problem without an id makes the read incomplete (nobody is offboarded).
+	ID      string        `json:"id,omitempty"`
 	Reason  ProblemReason `json:"reason"`
 	Message string        `json:"message"`
 }

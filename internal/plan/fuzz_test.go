@@ -39,7 +39,25 @@ func TestInvariantsOnRandomInputs(t *testing.T) {
 func checkInvariants(t *testing.T, in Input, p Plan) {
 	t.Helper()
 	pol := in.Policy
-	managed := func(ext string) bool { return strings.HasPrefix(ext, pol.ExternalIDPrefix) }
+	// Owned: the marker followed by an id part without ':' (written independently of OwnsUser).
+	managed := func(ext string) bool {
+		rest, ok := strings.CutPrefix(ext, pol.ExternalIDPrefix)
+		return ok && rest != "" && !strings.Contains(rest, ":")
+	}
+	managedGroup := func(ext string) bool {
+		name, ok := strings.CutPrefix(ext, pol.ExternalIDPrefix+"group:")
+		return ok && name != ""
+	}
+	held := map[string]bool{}
+	for _, ext := range in.Held {
+		held[ext] = true
+	}
+	keptOutOfScope := map[string]bool{}
+	if pol.OutOfScope == OutOfScopeKeep {
+		for _, ext := range in.OutOfScope {
+			keptOutOfScope[ext] = true
+		}
+	}
 	actualByID := map[string]model.User{}
 	managedCount := 0
 	for _, a := range in.Actual {
@@ -58,8 +76,20 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	}
 	offboardings := 0
 	for _, a := range p.Actions {
+		if a.Kind == KindCreateGroup {
+			if !managedGroup(a.ExternalID) {
+				t.Fatalf("group created without the group marker: %+v", a)
+			}
+			continue
+		}
 		if !managed(a.ExternalID) {
 			t.Fatalf("action on an unmanaged externalId: %+v", a)
+		}
+		if held[a.ExternalID] {
+			t.Fatalf("action on a held user (present in the source, not mappable): %+v", a)
+		}
+		if keptOutOfScope[a.ExternalID] && a.Kind.IsOffboarding() {
+			t.Fatalf("offboarding an out-of-scope user under outOfScope Keep: %+v", a)
 		}
 		if a.TargetID != "" {
 			u, ok := actualByID[a.TargetID]
@@ -94,7 +124,7 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 			}
 		case KindRemoveMember:
 			g, ok := groupByID[a.GroupTargetID]
-			if !in.SourceComplete || !ok || !managed(g.ExternalID) || !slices.Contains(g.Members, a.TargetID) {
+			if !in.SourceComplete || !ok || !managedGroup(g.ExternalID) || !slices.Contains(g.Members, a.TargetID) {
 				t.Fatalf("membership removal from group %+v (complete=%v): %+v", g, in.SourceComplete, a)
 			}
 		case KindDelete, KindAnonymize:
@@ -110,6 +140,9 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	}
 	for ext, since := range p.State.Suspended {
 		prev, had := in.State.Suspended[ext]
+		if held[ext] && (!had || !since.Equal(prev)) {
+			t.Fatalf("held user %s: grace clock changed from %v (recorded %v) to %v", ext, prev, had, since)
+		}
 		if !since.Equal(in.Now) && !(had && since.Equal(prev)) {
 			t.Fatalf("state invents a suspension start for %s: %v (had %v %v)", ext, since, had, prev)
 		}

@@ -19,7 +19,8 @@ func randomInput(r *rand.Rand, n int) Input {
 	var in Input
 	for i := range n {
 		name := fmt.Sprintf("u%d", i)
-		if pick(0.6) {
+		isDesired := pick(0.6)
+		if isDesired {
 			d := person(name)
 			d.Active = pick(0.9)
 			d.Department = groupNames[r.IntN(3)]
@@ -50,12 +51,23 @@ func randomInput(r *rand.Rand, n int) Input {
 			switch {
 			case pick(0.2):
 				a.ExternalID = "hr:" + name
+			case pick(0.05): // another SyncTarget's marker that starts with ours
+				a.ExternalID = pfx + "eu:" + name
 			case pick(0.03):
 				a.ExternalID = pfx + "u2"
 			case pick(0.05):
 				a = AnonymizedUser(a)
 			}
 			in.Actual = append(in.Actual, a)
+		}
+		switch { // present in the source but not desired (held: also a duplicate of a desired row)
+		case pick(0.1):
+			in.Held = append(in.Held, pfx+name)
+		case isDesired:
+		case pick(0.1):
+			in.OutOfScope = append(in.OutOfScope, pfx+name)
+		case pick(0.05):
+			in.Disabled = append(in.Disabled, pfx+name)
 		}
 		if pick(0.4) {
 			if in.State.Suspended == nil {
@@ -97,6 +109,7 @@ func randomInput(r *rand.Rand, n int) Input {
 		MinSourcePercent:   []int{0, 0, 50}[r.IntN(3)],
 		AllowEmptySource:   pick(0.2),
 		ApprovedDeletions:  pick(0.3),
+		OutOfScope:         []OutOfScopeAction{"", OutOfScopeSuspend, OutOfScopeKeep}[r.IntN(3)],
 	}
 	for _, f := range allFields {
 		if pick(0.7) {

@@ -10,13 +10,6 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
-// GroupExternalID is the externalId of a group the operator creates; it makes the group managed.
-func GroupExternalID(prefix, displayName string) string {
-	return prefix + groupMarker + displayName
-}
-
-const groupMarker = "group:"
-
 // Compute plans one run. Users are matched by ExternalID.
 //
 // Desired users:
@@ -25,13 +18,19 @@ const groupMarker = "group:"
 //     directory (inactive accounts are not created);
 //   - with one: Update listing the managed string fields that differ (exact comparison); a rename
 //     onto a userName another target user holds is dropped from the update with a Conflict problem;
-//     Reactivate when the target user is inactive but desired active and either the planner
-//     suspended it (State) or model.FieldActive is managed; Suspend (reason "disabled in
+//     Reactivate when the target user is inactive but desired active (whoever suspended it: a
+//     lost State must never strand a person who is present); Suspend (reason "disabled in
 //     directory") when the directory disabled it. Users present in the directory have no grace
 //     clock: their State entry is dropped, so that a later removal from the directory starts a full
 //     grace period instead of inheriting an old suspension date.
 //   - entries with a shared userName, email (case-insensitive) or ExternalID, or without a
 //     userName, are reported and skipped — and their target users are not offboarded either.
+//
+// Records present in the source but not desired (Input.Held, OutOfScope, Disabled): a held user is
+// left exactly as it is (no update, no offboarding, its grace clock carried); an out-of-scope one is
+// offboarded like an absent one with reason "out of scope", or kept as it is under
+// Policy.OutOfScope Keep; an excluded disabled one is offboarded with reason "disabled in directory".
+// A desired user that is also held is held.
 //
 // Managed target users absent from the desired set: an active one is suspended and its grace clock
 // starts now; an inactive one without a recorded start (state lost, suspended by hand) starts its
@@ -58,6 +57,7 @@ func Compute(in Input) Plan {
 		}
 	}
 	p := newPlanner(in)
+	p.indexPresence()
 	p.indexActual()
 	if p.manageGroups {
 		p.indexGroups()
@@ -85,6 +85,14 @@ func Compute(in Input) Plan {
 func validatePolicy(pol Policy) string {
 	if pol.ExternalIDPrefix == "" {
 		return "externalIdPrefix must not be empty: it is what keeps unmanaged users out of reach"
+	}
+	if !strings.HasSuffix(pol.ExternalIDPrefix, ":") {
+		return fmt.Sprintf("externalIdPrefix %q must end with ':', which delimits it from the directory id", pol.ExternalIDPrefix)
+	}
+	switch pol.OutOfScope {
+	case "", OutOfScopeSuspend, OutOfScopeKeep:
+	default:
+		return fmt.Sprintf("unknown outOfScope %q (want Suspend or Keep)", pol.OutOfScope)
 	}
 	if pol.GracePeriod < 0 {
 		return fmt.Sprintf("gracePeriod must not be negative, got %s", pol.GracePeriod)
@@ -115,6 +123,15 @@ const (
 
 const skippedMatch = -1
 
+// presence says why a record that is in the source is not in the desired set.
+type presence uint8
+
+const (
+	presentOutOfScope presence = iota + 1
+	presentDisabled
+	presentHeld // strongest: a held record is never acted upon
+)
+
 type memberKey struct {
 	group  int32
 	target string
@@ -125,7 +142,6 @@ type planner struct {
 	pol          Policy
 	now          time.Time
 	stringFields []string // managed string fields, in model.StringFields order
-	manageActive bool
 	manageGroups bool
 
 	managedByExt   map[string]int32   // index into Actual; -1 when several target users share it
@@ -139,6 +155,9 @@ type planner struct {
 	groupByOwn  map[string]int32 // name part of the operator's group externalId → index
 	members     map[memberKey]struct{}
 	newGroups   map[string]struct{}
+
+	presence map[string]presence // externalId → why a present record is not desired
+	heldIDs  int                 // distinct held externalIds
 
 	status []desiredStatus // per desired user
 	// matchOf tells, per target user, which desired user it matched: index+1, 0 for none,
@@ -161,13 +180,38 @@ func newPlanner(in Input) *planner {
 			p.stringFields = append(p.stringFields, f)
 		}
 	}
-	p.manageActive = slices.Contains(p.pol.ManagedFields, model.FieldActive)
 	p.manageGroups = slices.Contains(p.pol.ManagedFields, model.FieldGroups)
 	return p
 }
 
 func (p *planner) isManaged(externalID string) bool {
-	return strings.HasPrefix(externalID, p.pol.ExternalIDPrefix)
+	return OwnsUser(p.pol.ExternalIDPrefix, externalID)
+}
+
+func (p *planner) isManagedGroup(externalID string) bool {
+	return OwnsGroup(p.pol.ExternalIDPrefix, externalID)
+}
+
+// indexPresence records which present records are held, out of scope or disabled.
+func (p *planner) indexPresence() {
+	n := len(p.in.Held) + len(p.in.OutOfScope) + len(p.in.Disabled)
+	if n == 0 {
+		return
+	}
+	p.presence = make(map[string]presence, n)
+	mark := func(ids []string, kind presence) {
+		for _, ext := range ids {
+			if p.presence[ext] < kind {
+				if kind == presentHeld {
+					p.heldIDs++
+				}
+				p.presence[ext] = kind
+			}
+		}
+	}
+	mark(p.in.Held, presentHeld)
+	mark(p.in.Disabled, presentDisabled)
+	mark(p.in.OutOfScope, presentOutOfScope)
 }
 
 func (p *planner) indexActual() {
@@ -224,7 +268,7 @@ func (p *planner) indexNames() {
 // groupBetter reports whether group a should win a name over group b: managed first, then the
 // smaller TargetID, so that the choice does not depend on input order.
 func (p *planner) groupBetter(a, b *model.Group) bool {
-	am, bm := p.isManaged(a.ExternalID), p.isManaged(b.ExternalID)
+	am, bm := p.isManagedGroup(a.ExternalID), p.isManagedGroup(b.ExternalID)
 	if am != bm {
 		return am
 	}
@@ -307,7 +351,7 @@ func (p *planner) checkDesired() {
 		}
 		if !p.isManaged(d.ExternalID) {
 			p.problem(subject(d), model.ReasonMissingID, fmt.Sprintf(
-				"externalId %q lacks the ownership prefix %q; not applied", d.ExternalID, p.pol.ExternalIDPrefix))
+				"externalId %q is not the ownership prefix %q followed by an id without ':'; not applied", d.ExternalID, p.pol.ExternalIDPrefix))
 			continue
 		}
 		var dups []string
@@ -326,6 +370,8 @@ func (p *planner) checkDesired() {
 		}
 		p.status[i] = skipped
 		switch {
+		case p.presence[d.ExternalID] == presentHeld:
+			// another record with this id could not be read: reported by the source or the rules
 		case len(dups) > 0:
 			p.problem(subject(d), model.ReasonDuplicate, fmt.Sprintf(
 				"externalId %s: %s; not applied", d.ExternalID, strings.Join(dups, ", ")))
@@ -341,8 +387,12 @@ func (p *planner) checkDesired() {
 
 func (p *planner) decideHold() {
 	if !p.in.SourceComplete {
+		why := "the directory read was incomplete"
+		if p.in.IncompleteReason != "" {
+			why += " (" + p.in.IncompleteReason + ")"
+		}
 		p.held = &Block{Reason: ReasonSourceIncomplete,
-			Message: "the directory read was incomplete: nobody is suspended, deleted or anonymized and no membership is removed in this run"}
+			Message: why + ": nobody is suspended, deleted or anonymized and no membership is removed in this run"}
 		return
 	}
 	if p.managed == 0 {
@@ -452,9 +502,8 @@ func (p *planner) planDesired(di int32) {
 		p.add(Action{Kind: KindUpdate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
 			Fields: fields, User: &u, Reason: "changed in source"})
 	}
-	_, suspendedByUs := p.in.State.Suspended[d.ExternalID]
 	switch {
-	case d.Active && !a.Active && (suspendedByUs || p.manageActive):
+	case d.Active && !a.Active:
 		p.add(Action{Kind: KindReactivate, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
 			Reason: "active in source"})
 	case !d.Active && a.Active && p.held == nil:
@@ -511,7 +560,7 @@ func (p *planner) anyResolvesTo(names []string, gi int32) bool {
 func (p *planner) planRemovals() {
 	for gi := range p.in.Groups {
 		g := &p.in.Groups[gi]
-		if !p.isManaged(g.ExternalID) {
+		if !p.isManagedGroup(g.ExternalID) {
 			continue
 		}
 		for _, id := range g.Members {
@@ -544,6 +593,20 @@ func (p *planner) planAbsent() {
 			p.carry(ext)
 			continue
 		}
+		reason := "not in source"
+		switch p.presence[ext] {
+		case presentHeld:
+			p.carry(ext)
+			continue
+		case presentOutOfScope:
+			if p.pol.OutOfScope == OutOfScopeKeep {
+				p.carry(ext)
+				continue
+			}
+			reason = "out of scope"
+		case presentDisabled:
+			reason = "disabled in directory"
+		}
 		if p.held != nil {
 			p.carry(ext)
 			continue
@@ -552,7 +615,7 @@ func (p *planner) planAbsent() {
 		switch {
 		case a.Active:
 			p.add(Action{Kind: KindSuspend, ExternalID: ext, TargetID: a.TargetID, UserName: a.UserName,
-				Reason: "not in source"})
+				Reason: reason})
 			p.record(ext, p.now)
 		case p.pol.AfterGrace == OffboardAnonymize && IsAnonymized(*a):
 			// done; forget it
@@ -683,6 +746,7 @@ func (p *planner) summarize() Summary {
 		Managed:   p.managed,
 		Unmanaged: len(p.in.Actual) - p.managed,
 		Problems:  len(p.problems),
+		Held:      p.heldIDs,
 	}
 	touched := map[string]struct{}{}
 	for i := range p.actions {

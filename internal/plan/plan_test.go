@@ -311,12 +311,95 @@ func TestCompute(t *testing.T) {
 			want: []string{"reactivate bob: active in source"},
 		},
 		{
-			name: "suspended by hand, active in directory, active not managed: left suspended",
+			// status.suspended lost (SyncTarget re-created): the person must not stay stranded.
+			name: "state lost, active in directory, active not managed: reactivated",
 			in: Input{
 				Desired: []model.User{bob},
 				Actual:  []model.User{inTarget(bob, inactive)},
 				Policy:  policy(func(p *Policy) { p.ManagedFields = []string{model.FieldUserName} }),
 			},
+			want: []string{"reactivate bob: active in source"},
+		},
+		{
+			name: "held record: its user is neither updated nor offboarded, its grace clock carried",
+			in: Input{
+				Actual:  []model.User{inTarget(alice), inTarget(bob, inactive), inTarget(person("carol"))},
+				Desired: []model.User{person("carol")},
+				Held:    []string{pfx + "alice", pfx + "bob", pfx + "bob"},
+				State:   suspended("bob", now.Add(-2*grace)),
+			},
+			wantState: suspended("bob", now.Add(-2*grace)),
+			check: func(t *testing.T, p Plan) {
+				if p.Summary.Held != 2 {
+					t.Errorf("summary held = %d, want 2 distinct records", p.Summary.Held)
+				}
+			},
+		},
+		{
+			name: "held wins over a desired entry with the same id (duplicate HR row)",
+			in: Input{
+				Desired: []model.User{person("alice", func(u *model.User) { u.Department = "Sales" })},
+				Actual:  []model.User{inTarget(alice, inactive)},
+				Held:    []string{pfx + "alice"},
+			},
+		},
+		{
+			name: "out of scope is offboarded as out of scope, absent as not in source",
+			in: Input{
+				Desired:    []model.User{person("carol")},
+				Actual:     []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol")), inTarget(person("dave"))},
+				OutOfScope: []string{pfx + "alice"},
+				Disabled:   []string{pfx + "dave"},
+			},
+			want:      []string{"suspend alice: out of scope", "suspend bob: not in source", "suspend dave: disabled in directory"},
+			wantState: suspended("alice", now, "bob", now, "dave", now),
+		},
+		{
+			name: "out of scope under Keep is left alone; disabled is still suspended",
+			in: Input{
+				Desired:    []model.User{person("carol")},
+				Actual:     []model.User{inTarget(alice), inTarget(bob, inactive), inTarget(person("carol")), inTarget(person("dave"))},
+				OutOfScope: []string{pfx + "alice", pfx + "bob"},
+				Disabled:   []string{pfx + "dave"},
+				State:      suspended("bob", now.Add(-2*grace)),
+				Policy:     policy(func(p *Policy) { p.OutOfScope = OutOfScopeKeep }),
+			},
+			want:      []string{"suspend dave: disabled in directory"},
+			wantState: suspended("bob", now.Add(-2*grace), "dave", now),
+		},
+		{
+			name: "out of scope past the grace period is deleted with the grace reason",
+			in: Input{
+				Desired:    []model.User{person("carol")},
+				Actual:     []model.User{inTarget(alice, inactive), inTarget(person("carol"))},
+				OutOfScope: []string{pfx + "alice"},
+				State:      suspended("alice", now.Add(-2*grace)),
+			},
+			want:      []string{"delete alice: suspended since 2025-04-02T12:00:00Z, grace period over"},
+			wantState: suspended("alice", now.Add(-2*grace)),
+		},
+		{
+			name: "ownership is exact: ds: owns neither ds:eu:… users nor ds:eu:group:… groups",
+			in: Input{
+				Desired: []model.User{alice},
+				Actual: []model.User{inTarget(alice), inTarget(person("eve"), func(u *model.User) { u.ExternalID = pfx + "eu:eve" }),
+					inTarget(person("gus"), func(u *model.User) { u.ExternalID = pfx + "group:gus" })},
+				Groups: []model.Group{{TargetID: "g-x", DisplayName: "X", ExternalID: GroupExternalID(pfx+"eu:", "X"),
+					Members: []string{"id-alice"}}},
+			},
+			check: func(t *testing.T, p Plan) {
+				if p.Summary.Managed != 1 || p.Summary.Unmanaged != 2 {
+					t.Errorf("managed %d unmanaged %d, want 1 and 2", p.Summary.Managed, p.Summary.Unmanaged)
+				}
+			},
+		},
+		{
+			name: "a prefix without the ':' delimiter is refused",
+			in: Input{
+				Actual: []model.User{inTarget(alice)},
+				Policy: policy(func(p *Policy) { p.ExternalIDPrefix = "ds" }),
+			},
+			want: []string{`BLOCKED (InvalidPolicy): externalIdPrefix "ds" must end with ':', which delimits it from the directory id`},
 		},
 		{
 			name: "suspended by hand, active in directory, active managed: reactivated",

@@ -5,7 +5,9 @@
 // Plan.Blocked is non-nil, in which case nothing may be applied.
 //
 // Safety rules, in short (details on Compute):
-//   - only managed target users (ExternalID has Policy.ExternalIDPrefix) are ever changed;
+//   - only managed target users (ExternalID is Policy.ExternalIDPrefix + an escaped id) are ever
+//     changed;
+//   - a user whose record is in the source but could not be mapped (Input.Held) is never changed;
 //   - offboarding (Suspend, Delete, Anonymize) is withheld when the source read is incomplete or
 //     suspiciously small (Plan.OffboardingHeld);
 //   - Delete/Anonymize only happen to users the planner has seen suspended for at least the grace
@@ -36,6 +38,18 @@ type Input struct {
 	Now time.Time
 	// SourceComplete is false when the directory read was partial or failed: nothing is offboarded.
 	SourceComplete bool
+	// IncompleteReason says why the source is incomplete, for the hold message; optional.
+	IncompleteReason string
+	// Held lists the externalIds (marker included, see UserExternalID) of records that are in the
+	// source but could not be read or mapped. Their target users are left exactly as they are: no
+	// update, no offboarding, grace clock carried unchanged.
+	Held []string
+	// OutOfScope lists the externalIds of records in the source that no rule's scope selects. Their
+	// target users are offboarded (reason "out of scope") unless Policy.OutOfScope is Keep.
+	OutOfScope []string
+	// Disabled lists the externalIds of records the directory disables and the rules exclude; their
+	// target users are offboarded with reason "disabled in directory", whatever Policy.OutOfScope.
+	Disabled []string
 }
 
 // OffboardAction is what happens to a suspended user once the grace period is over.
@@ -47,18 +61,30 @@ const (
 	OffboardAnonymize OffboardAction = "Anonymize"
 )
 
+// OutOfScopeAction is what happens to the users of records the rules' scope no longer selects.
+type OutOfScopeAction string
+
+const (
+	OutOfScopeSuspend OutOfScopeAction = "Suspend" // offboard like a leaver; also what "" means
+	OutOfScopeKeep    OutOfScopeAction = "Keep"    // leave the user as it is
+)
+
 // Policy configures the planner.
 type Policy struct {
-	// ExternalIDPrefix is the ownership marker: only target users and groups whose ExternalID starts
-	// with it are managed. Must not be empty.
+	// ExternalIDPrefix is the ownership marker; it must end with ':'. A target user is managed iff
+	// its ExternalID is the marker followed by an escaped directory id (no ':', see
+	// UserExternalID), a group iff its ExternalID is GroupExternalID(marker, name). So marker "hr:"
+	// never owns "hr:eu:…".
 	ExternalIDPrefix string
+	// OutOfScope says what happens to users whose record no rule's scope selects; "" is Suspend.
+	OutOfScope OutOfScopeAction
 	// GracePeriod is the time between suspension and AfterGrace. Must not be negative.
 	GracePeriod time.Duration
 	// AfterGrace applies to users suspended for at least GracePeriod; "" means Keep.
 	AfterGrace OffboardAction
 	// ManagedFields lists the model.Field* names the rules produce. Only these string fields are
-	// compared and patched. model.FieldGroups enables membership management; model.FieldActive
-	// lets the planner reactivate users someone else suspended (see Compute).
+	// compared and patched. model.FieldGroups enables membership management. model.FieldActive
+	// (a rule maps active) changes nothing here: a user desired active is always reactivated.
 	ManagedFields []string
 	// MaxDeletions caps offboardings (suspend+delete+anonymize, including suspensions of users
 	// disabled in the directory) per run; <0 means unlimited and 0 means none without approval.
@@ -193,6 +219,8 @@ type Summary struct {
 	Problems     int `json:"problems,omitempty"`
 	// Withheld counts actions spec.actions switched off.
 	Withheld int `json:"withheld,omitempty"`
+	// Held counts the records present in the source that could not be mapped (Input.Held).
+	Held int `json:"held,omitempty"`
 }
 
 // Plan is the planner's output. It is published in status (dry-run), hence JSON friendly.

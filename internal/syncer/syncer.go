@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -51,8 +52,13 @@ type Result struct {
 	// TargetErr is set when the target could not be read; nothing was planned or written.
 	TargetErr error
 	Snapshot  *model.Snapshot
-	// Skipped lists records the rules could not map, then plan problems (duplicates, conflicts).
-	Skipped    []model.Problem
+	// Skipped lists entries the source could not read, then records the rules could not map, then
+	// plan problems (duplicates, conflicts).
+	Skipped []model.Problem
+	// Held lists the externalIds of records present in the source that could not be read or
+	// mapped: their target users were left as they are.
+	Held []string
+	// OutOfScope counts the records no rule selects (disabled accounts the rules exclude included).
 	OutOfScope int
 	Plan       *plan.Plan
 	// Applied is true when the plan's actions were sent to the target (not dry-run, not blocked).
@@ -92,14 +98,33 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Snapshot = snap
 
-	users, problems, outOfScope, err := o.Mapper.MapAllContext(ctx, snap.Records)
+	mapped, err := o.Mapper.MapRecords(ctx, snap.Records)
 	if err != nil {
 		return res, fmt.Errorf("mapping records: %w", err)
 	}
+	marker := o.Policy.ExternalIDPrefix
+	users := mapped.Users
 	for i := range users {
-		users[i].ExternalID = o.Policy.ExternalIDPrefix + users[i].ExternalID
+		users[i].ExternalID = plan.UserExternalID(marker, users[i].ExternalID)
 	}
-	res.OutOfScope = outOfScope
+	res.OutOfScope = len(mapped.OutOfScope) + len(mapped.Disabled)
+	// A record that is present but unreadable or unmappable is not absent: with its id known its
+	// user is held; without one nobody can tell whose it is, so nobody is offboarded this run.
+	complete := snap.Complete
+	problems := append(slices.Clone(snap.Problems), mapped.Problems...)
+	anonymous := 0
+	for _, pr := range problems {
+		if pr.ID == "" {
+			anonymous++
+			continue
+		}
+		res.Held = append(res.Held, plan.UserExternalID(marker, pr.ID))
+	}
+	incompleteWhy := ""
+	if anonymous > 0 && complete {
+		complete = false
+		incompleteWhy = fmt.Sprintf("%d directory entries could not be read or mapped and have no id, so nobody can tell whose they are", anonymous)
+	}
 
 	actual, err := o.Target.ListUsers(ctx)
 	if err != nil {
@@ -113,13 +138,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	p := plan.Compute(plan.Input{
-		Desired:        users,
-		Actual:         actual,
-		Groups:         groups,
-		State:          o.State,
-		Policy:         o.Policy,
-		Now:            start,
-		SourceComplete: snap.Complete,
+		Desired:          users,
+		Actual:           actual,
+		Groups:           groups,
+		State:            o.State,
+		Policy:           o.Policy,
+		Now:              start,
+		SourceComplete:   complete,
+		IncompleteReason: incompleteWhy,
+		Held:             res.Held,
+		OutOfScope:       externalIDs(marker, mapped.OutOfScope),
+		Disabled:         externalIDs(marker, mapped.Disabled),
 	})
 	res.Plan = &p
 	res.Skipped = append(problems, p.Problems...)
@@ -130,6 +159,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.State = p.State
 	applyPlan(ctx, o, &p, res)
 	return res, ctx.Err()
+}
+
+func externalIDs(marker string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = plan.UserExternalID(marker, id)
+	}
+	return out
 }
 
 // applier carries what applying one plan learns: ids of created users and groups, and failures.

@@ -31,7 +31,7 @@ func parseJSON(data []byte, cfg Config) (*model.Snapshot, error) {
 		subject := fmt.Sprintf("item %d", i)
 		fields, msg := jsonFields(raw, cfg)
 		if msg != "" {
-			c.problem(subject, model.ReasonMalformedRow, "%s", msg)
+			c.problemOf(subject, jsonItemID(raw, cfg.IDColumn), model.ReasonMalformedRow, "%s", msg)
 			continue
 		}
 		c.row(subject, fields)
@@ -86,6 +86,42 @@ func describeJSONError(data []byte) string {
 		return fmt.Sprintf("more data follows the document at byte %d of %d", dec.InputOffset(), len(data))
 	}
 	return fmt.Sprintf("it cannot be decoded (%d bytes)", len(data))
+}
+
+// jsonItemID returns the id of an item that cannot be used otherwise, when its id key holds exactly
+// one string or number: the person is there even if another key is broken.
+func jsonItemID(raw json.RawMessage, idKey string) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	var found []string
+	for k, v := range obj {
+		if strings.TrimSpace(k) != idKey {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		var val any
+		if dec.Decode(&val) != nil {
+			return ""
+		}
+		switch val.(type) {
+		case string, json.Number:
+			s, _ := jsonScalar(val)
+			found = append(found, s)
+		default:
+			return ""
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	id, rerr := singleID(idKey, found)
+	if rerr != nil {
+		return ""
+	}
+	return id
 }
 
 // jsonFields converts one array item; a non-empty message explains why it cannot be used.

@@ -89,7 +89,7 @@ func parseCSV(data []byte, cfg Config) (*model.Snapshot, error) {
 		cutOff = ""
 		if len(row) != len(columns) {
 			msg := fmt.Sprintf("row has %d fields, header has %d", len(row), len(columns))
-			c.problem(subject, model.ReasonMalformedRow, "%s", msg)
+			c.problemOf(subject, shiftedRowID(row, columns, cfg), model.ReasonMalformedRow, "%s", msg)
 			if len(row) < len(columns) {
 				cutOff = fmt.Sprintf("the last row (line %d) has %d fields, the header has %d", line, len(row), len(columns))
 			}
@@ -101,6 +101,19 @@ func parseCSV(data []byte, cfg Config) (*model.Snapshot, error) {
 		}
 		c.row(subject, fields)
 	}
+}
+
+// shiftedRowID returns the id of a row whose field count differs from the header's, when it can be
+// trusted: only a first-column id cannot have been shifted by a missing or extra delimiter.
+func shiftedRowID(row, columns []string, cfg Config) string {
+	if len(row) == 0 || columns[0] != cfg.IDColumn {
+		return ""
+	}
+	id, rerr := singleID(cfg.IDColumn, []string{strings.ToValidUTF8(row[0], "\uFFFD")})
+	if rerr != nil {
+		return ""
+	}
+	return id
 }
 
 // swallowedRest reports whether a quoting error consumed the rest of the input past the row's

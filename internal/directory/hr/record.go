@@ -122,7 +122,13 @@ func newCollector(cfg Config) *collector {
 }
 
 func (c *collector) problem(subject string, reason model.ProblemReason, format string, args ...any) {
-	c.snap.Problems = append(c.snap.Problems, model.Problem{Subject: subject, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	c.problemOf(subject, "", reason, format, args...)
+}
+
+// problemOf reports a row whose record id is known: the person is present, so their target user is
+// held rather than offboarded.
+func (c *collector) problemOf(subject, id string, reason model.ProblemReason, format string, args ...any) {
+	c.snap.Problems = append(c.snap.Problems, model.Problem{Subject: subject, ID: id, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
 // row interprets one data row, adding a record or exactly one problem.
@@ -134,7 +140,7 @@ func (c *collector) row(subject string, fields []field) {
 	}
 	if first, dup := c.firstSeen[rec.ID]; dup {
 		// The ID itself is not repeated here: the subject locates the row.
-		c.problem(subject, model.ReasonDuplicate, "its ID was first seen at %s; row ignored", first)
+		c.problemOf(subject, rec.ID, model.ReasonDuplicate, "its ID was first seen at %s; row ignored", first)
 		return
 	}
 	c.firstSeen[rec.ID] = subject
