@@ -114,6 +114,12 @@ func sourceErrorReason(err error) (string, string) {
 			return v1.ReasonUnreachable, err.Error()
 		case directory.KindAuthFailed:
 			return v1.ReasonAuthFailed, err.Error()
+		case directory.KindTransportSecurityRequired:
+			return v1.ReasonTransportSecurityRequired, err.Error()
+		case directory.KindTLSFailed:
+			return v1.ReasonTLSFailed, err.Error()
+		case directory.KindIncomplete:
+			return v1.ReasonSourceIncomplete, err.Error()
 		case directory.KindInvalidFilter:
 			return v1.ReasonInvalidFilter, err.Error()
 		case directory.KindNotFound:

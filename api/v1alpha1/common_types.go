@@ -19,10 +19,14 @@ const (
 
 // Condition reasons.
 const (
-	ReasonSucceeded                 = "Succeeded"
-	ReasonReconciling               = "Reconciling"
-	ReasonUnreachable               = "Unreachable"
-	ReasonAuthFailed                = "AuthFailed"
+	ReasonSucceeded   = "Succeeded"
+	ReasonReconciling = "Reconciling"
+	ReasonUnreachable = "Unreachable"
+	ReasonAuthFailed  = "AuthFailed"
+	// ReasonTransportSecurityRequired: the directory refuses a simple bind without TLS (use ldaps:// or StartTLS).
+	ReasonTransportSecurityRequired = "TransportSecurityRequired"
+	// ReasonTLSFailed: the TLS handshake or the server certificate's verification failed.
+	ReasonTLSFailed                 = "TLSFailed"
 	ReasonInvalidFilter             = "InvalidFilter"
 	ReasonInvalidConfig             = "InvalidConfig"
 	ReasonNotFound                  = "NotFound"

@@ -37,8 +37,10 @@ type LDAPSource struct {
 	// URL of the server, ldap://host:389 or ldaps://host:636.
 	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/]+/?$`
 	URL string `json:"url"`
-	// Flavor picks defaults: ActiveDirectory uses objectGUID as ID, userAccountControl for disabled
-	// accounts and LDAP_MATCHING_RULE_IN_CHAIN for nested groups; OpenLDAP uses entryUUID and memberOf.
+	// Flavor picks defaults: ActiveDirectory uses objectGUID as ID, people only (no computers) as user
+	// filter, userAccountControl for disabled accounts, nested groups (InChain) without AD's built-in
+	// groups, and adds each person's primary group ("Domain Users"); OpenLDAP uses entryUUID and memberOf.
+	// Both resolve the manager attribute (a DN) to the manager's ID (record.managerId).
 	// +kubebuilder:default=OpenLDAP
 	// +optional
 	Flavor LDAPFlavor `json:"flavor,omitempty"`
@@ -58,9 +60,9 @@ type LDAPSource struct {
 	// +kubebuilder:default=Subtree
 	// +optional
 	Scope string `json:"scope,omitempty"`
-	// UserFilter selects the people, e.g. "(&(objectClass=user)(objectCategory=person))".
+	// UserFilter selects the people. Default: "(&(objectCategory=person)(objectClass=user))" for
+	// flavor ActiveDirectory (people, not computer accounts), "(objectClass=person)" otherwise.
 	// Values the operator adds to it are escaped (RFC 4515).
-	// +kubebuilder:default="(objectClass=person)"
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('(') && self.endsWith(')')",message="userFilter must be a parenthesised LDAP filter such as (objectClass=person)"
 	// +optional
 	UserFilter string `json:"userFilter,omitempty"`
@@ -113,8 +115,9 @@ type BindSecretReference struct {
 // LDAPGroups configures group membership reading.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Recursive' || (has(self.baseDN) && size(self.baseDN) > 0)",message="groups.baseDN is required when groups.mode is Recursive"
 type LDAPGroups struct {
-	// Mode: None; MemberOf reads the memberOf attribute (direct groups); InChain asks Active Directory
-	// for nested groups (LDAP_MATCHING_RULE_IN_CHAIN); Recursive reads groups under baseDN and expands
+	// Mode: None; MemberOf reads the memberOf attribute (direct groups); InChain reads nested groups
+	// from Active Directory (LDAP_MATCHING_RULE_IN_CHAIN, or the groups' memberOf when few users are
+	// read; an error on servers that are not AD); Recursive reads groups under baseDN and expands
 	// member/uniqueMember recursively (cycles are safe).
 	// +kubebuilder:validation:Enum=None;MemberOf;InChain;Recursive
 	// +kubebuilder:default=MemberOf
@@ -122,7 +125,8 @@ type LDAPGroups struct {
 	// BaseDN where groups live (InChain and Recursive).
 	// +optional
 	BaseDN string `json:"baseDN,omitempty"`
-	// Filter selecting groups, e.g. "(objectClass=groupOfNames)".
+	// Filter selecting groups, e.g. "(objectClass=groupOfNames)". Flavor ActiveDirectory defaults to
+	// "(&(objectClass=group)(!(isCriticalSystemObject=TRUE)))", which leaves out the built-in groups.
 	// +optional
 	Filter string `json:"filter,omitempty"`
 	// NameAttribute is the group attribute used as its name.

@@ -79,6 +79,10 @@ func caBundle(ctx context.Context, r Resolver, tlsCfg *v1.TLSConfig) ([]byte, er
 	return nil, nil
 }
 
+// OpenLDAPUserFilter is the user filter when the spec sets none and the flavor is not
+// ActiveDirectory (whose default is ldap.ADUserFilter).
+const OpenLDAPUserFilter = "(objectClass=person)"
+
 // LDAPConfig translates an LDAPSource spec, filling in the flavor's defaults.
 func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Config, error) {
 	ref := spec.BindSecretRef
@@ -118,8 +122,14 @@ func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Conf
 	if spec.Scope == "OneLevel" {
 		cfg.Scope = ldap.ScopeOne
 	}
+	if cfg.UserFilter == "" {
+		cfg.UserFilter = OpenLDAPUserFilter
+	}
 	if ad {
 		cfg.IDAttribute = orDefault(cfg.IDAttribute, "objectGUID")
+		if spec.UserFilter == "" {
+			cfg.UserFilter = ldap.ADUserFilter // people, not computers
+		}
 		cfg.Groups.Mode = ldap.GroupsInChain
 		cfg.Disabled.Mode = ldap.DisabledActiveDirectory
 	}
@@ -130,6 +140,12 @@ func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Conf
 			GroupFilter:   g.Filter,
 			NameAttribute: g.NameAttribute,
 		}
+	}
+	if ad {
+		// AD's built-in groups (CN=Builtin, Domain Admins, ...) are left out unless a filter says
+		// otherwise; the primary group ("Domain Users") is added from primaryGroupID.
+		cfg.Groups.GroupFilter = orDefault(cfg.Groups.GroupFilter, ldap.ADGroupFilter)
+		cfg.Groups.PrimaryGroup = cfg.Groups.Mode != ldap.GroupsNone
 	}
 	if d := spec.Disabled; d != nil {
 		cfg.Disabled = ldap.DisabledConfig{

@@ -42,6 +42,9 @@ func TestLDAPConfigFlavorDefaults(t *testing.T) {
 	if cfg.IDAttribute != "objectGUID" || cfg.Groups.Mode != ldap.GroupsInChain || cfg.Disabled.Mode != ldap.DisabledActiveDirectory {
 		t.Errorf("Active Directory defaults not applied: %+v", cfg)
 	}
+	if cfg.UserFilter != ldap.ADUserFilter || cfg.Groups.GroupFilter != ldap.ADGroupFilter || !cfg.Groups.PrimaryGroup {
+		t.Errorf("Active Directory filters (people only, no built-in groups) or primary group not applied: %+v", cfg)
+	}
 	if cfg.BindDN != "cn=svc,dc=corp" || cfg.BindPassword != "s3cret" || cfg.PageSize != 1000 || cfg.Timeout.Seconds() != 7 {
 		t.Errorf("spec not carried over: %+v", cfg)
 	}
@@ -56,6 +59,9 @@ func TestLDAPConfigFlavorDefaults(t *testing.T) {
 	cfg, err = LDAPConfig(context.Background(), spec, bind)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.UserFilter != OpenLDAPUserFilter || cfg.Groups.PrimaryGroup {
+		t.Errorf("OpenLDAP defaults: filter %q, primary group %v", cfg.UserFilter, cfg.Groups.PrimaryGroup)
 	}
 	if cfg.IDAttribute != "" || cfg.Groups.Mode != ldap.GroupsRecursive ||
 		cfg.Groups.GroupBaseDN != "ou=groups,dc=corp" || cfg.Disabled.Mode != ldap.DisabledAttribute || cfg.Scope != ldap.ScopeOne {

@@ -21,8 +21,15 @@ type Source interface {
 type ErrorKind string
 
 const (
-	KindUnreachable   ErrorKind = "Unreachable"   // network, DNS, TLS handshake, timeout
-	KindAuthFailed    ErrorKind = "AuthFailed"    // bind rejected, HTTP 401/403
+	KindUnreachable ErrorKind = "Unreachable" // network, DNS, timeout
+	KindTLSFailed   ErrorKind = "TLSFailed"   // TLS handshake or certificate verification failed
+	KindAuthFailed  ErrorKind = "AuthFailed"  // bind rejected, HTTP 401/403, unauthenticated operation
+	// KindTransportSecurityRequired: the server refuses a simple bind over an unencrypted connection
+	// (Active Directory's default); the fix is ldaps:// or StartTLS, not the credentials.
+	KindTransportSecurityRequired ErrorKind = "TransportSecurityRequired"
+	// KindIncomplete: the server answered only part of the read (referrals, a group it would not
+	// show); the records read are not the whole directory.
+	KindIncomplete    ErrorKind = "Incomplete"
 	KindInvalidFilter ErrorKind = "InvalidFilter" // the server rejected the search filter
 	KindInvalidConfig ErrorKind = "InvalidConfig" // spec or referenced data is unusable
 	KindNotFound      ErrorKind = "NotFound"      // base DN, URL or key does not exist

@@ -450,3 +450,17 @@ func TestMapAllContextCancelled(t *testing.T) {
 		t.Errorf("got %d users and error %v, want context.Canceled", len(users), err)
 	}
 }
+
+func TestMapManagerIDFromTheRecord(t *testing.T) {
+	rule := baseRule()
+	rule.Spec.Fields = append(rule.Spec.Fields, exprField("manager", "has(record.managerId) ? record.managerId : ''"))
+	m := mustCompile(t, rule)
+	rec := alice()
+	rec.ManagerID = "guid-bob"
+	if res := m.Map(rec); !res.Mapped() || res.User.Manager != "guid-bob" {
+		t.Errorf("manager = %q (%+v), want guid-bob", res.User.Manager, res)
+	}
+	if res := m.Map(alice()); !res.Mapped() || res.User.Manager != "" {
+		t.Errorf("manager without managerId = %q, want empty", res.User.Manager)
+	}
+}

@@ -49,6 +49,9 @@ var recordFields = map[string]recordField{
 	"disabled": {types.BoolType,
 		func(r *model.Record) ref.Val { return types.Bool(r.Disabled) },
 		func(r *model.Record) bool { return r.Disabled }},
+	"managerId": {types.StringType,
+		func(r *model.Record) ref.Val { return types.String(r.ManagerID) },
+		func(r *model.Record) bool { return r.ManagerID != "" }},
 }
 
 // recordTypes registers the record type with the environment's type provider.
@@ -72,7 +75,7 @@ func (p *recordProvider) FindStructType(name string) (*types.Type, bool) {
 
 func (p *recordProvider) FindStructFieldNames(name string) ([]string, bool) {
 	if name == recordTypeName {
-		return []string{"id", "dn", "attrs", "values", "groups", "disabled"}, true
+		return []string{"id", "dn", "attrs", "values", "groups", "disabled", "managerId"}, true
 	}
 	return p.Provider.FindStructFieldNames(name)
 }

@@ -21,6 +21,10 @@ type Record struct {
 	GroupDNs []string `json:"groupDNs,omitempty"`
 	// Disabled is true for accounts the directory marks as disabled; they are reported, not dropped.
 	Disabled bool `json:"disabled,omitempty"`
+	// ManagerID is the directory ID (the same identity as ID) of the person's manager, resolved from
+	// the manager attribute (a DN in LDAP/AD); empty when there is none or it could not be found.
+	// Mappings see it as record.managerId; prefixed like ExternalID it names the manager's target user.
+	ManagerID string `json:"managerId,omitempty"`
 }
 
 // First returns the first value of an attribute, or "".

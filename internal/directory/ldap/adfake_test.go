@@ -157,7 +157,11 @@ func (f *adFake) serve(w *gldap.ResponseWriter, r *gldap.Request) {
 	send := func(e adEntry, attrs map[string][]string) {
 		_ = w.Write(r.NewSearchResponseEntry(e.dn, gldap.WithAttributes(attrs)))
 	}
+	ranged := slices.IndexFunc(m.Attributes, func(a string) bool { return strings.Contains(strings.ToLower(a), ";range=") })
 	switch {
+	case m.BaseDN == "": // rootDSE: announce Active Directory
+		_ = w.Write(r.NewSearchResponseEntry("", gldap.WithAttributes(map[string][]string{
+			"supportedCapabilities": {capActiveDirectory}, "namingContexts": {"DC=corp,DC=example"}})))
 	case strings.EqualFold(m.BaseDN, adGroupsDN):
 		for _, g := range f.groups {
 			attrs := map[string][]string{"cn": g.attrs["cn"]}
@@ -167,8 +171,8 @@ func (f *adFake) serve(w *gldap.ResponseWriter, r *gldap.Request) {
 			}
 			send(g, attrs)
 		}
-	case f.group(m.BaseDN) != nil && len(m.Attributes) == 1:
-		name, vals := memberValues(f.group(m.BaseDN).members, m.Attributes[0])
+	case f.group(m.BaseDN) != nil && ranged >= 0:
+		name, vals := memberValues(f.group(m.BaseDN).members, m.Attributes[ranged])
 		send(*f.group(m.BaseDN), map[string][]string{name: vals})
 	case strings.EqualFold(m.BaseDN, adUsersDN):
 		only, chained := map[string]bool(nil), false

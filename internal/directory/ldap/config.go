@@ -40,6 +40,9 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultNameAttribute = "cn"
 	DefaultUserFilter    = "(objectClass=*)"
+	// ADUserFilter selects people in Active Directory: user objects whose category is person, so
+	// computer accounts (objectClass=user too) are left out.
+	ADUserFilter = "(&(objectCategory=person)(objectClass=user))"
 )
 
 // Config describes how to reach a directory and which entries and attributes to read.
@@ -65,6 +68,10 @@ type Config struct {
 	PageSize    int           // RFC 2696 page size, default 500
 	Timeout     time.Duration // per network operation, default 30s
 
+	// ManagerAttribute holds the DN of a person's manager (default "manager"); Read resolves it to
+	// the manager's ID in Record.ManagerID. "-" turns the resolution off.
+	ManagerAttribute string
+
 	Groups      GroupsConfig
 	Disabled    DisabledConfig
 	Incremental IncrementalConfig
@@ -76,6 +83,9 @@ type GroupsConfig struct {
 	GroupBaseDN   string // where groups live (inChain, recursive); BaseDN when empty
 	GroupFilter   string // which entries are groups; (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group)) when empty
 	NameAttribute string // the group name reported in Record.Groups, default cn
+	// PrimaryGroup adds the AD primary group (primaryGroupID, usually "Domain Users"), which AD
+	// never lists in member or memberOf, to each record's groups.
+	PrimaryGroup bool
 }
 
 // DisabledConfig selects how disabled accounts are recognised.
@@ -90,6 +100,13 @@ type IncrementalConfig struct {
 	Attribute string // modifyTimestamp or uSNChanged; empty disables incremental reads
 	Since     string // the mark of a previous read (Snapshot.HighWater); empty reads everything
 }
+
+// ADGroupFilter selects Active Directory groups other than the built-in ones (CN=Builtin and the
+// well-known groups such as Domain Admins are critical system objects).
+const ADGroupFilter = "(&(objectClass=group)(!(isCriticalSystemObject=TRUE)))"
+
+// DefaultManagerAttribute is the attribute (cosine/AD) that holds the manager's DN.
+const DefaultManagerAttribute = "manager"
 
 // DefaultGroupFilter matches the usual group object classes of OpenLDAP and AD.
 const DefaultGroupFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group))"
@@ -124,6 +141,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Disabled.Mode == "" {
 		c.Disabled.Mode = DisabledNone
+	}
+	if c.ManagerAttribute == "" {
+		c.ManagerAttribute = DefaultManagerAttribute
 	}
 	return c
 }
@@ -172,6 +192,9 @@ func (c Config) Validate() error {
 		if !validAttributeName(a) {
 			return invalid("attribute %q is not a valid attribute name", a)
 		}
+	}
+	if c.ManagerAttribute != "-" && !validAttributeName(c.ManagerAttribute) {
+		return invalid("managerAttribute %q is not a valid attribute name", c.ManagerAttribute)
 	}
 	if !validAttributeName(c.IDAttribute) {
 		return invalid("idAttribute %q is not a valid attribute name", c.IDAttribute)

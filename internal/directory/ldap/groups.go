@@ -20,47 +20,91 @@ type group struct {
 	members []string // normalised member DNs (recursive mode)
 }
 
-// resolveGroups fills Groups and GroupDNs of recs according to the groups mode. memberOf holds the
-// memberOf values per record index in memberOf mode.
-func (s *Source) resolveGroups(ctx context.Context, c *conn, recs []model.Record, memberOf map[int][]string) error {
+// entryExtra is what group and manager resolution need from a user entry besides its record.
+type entryExtra struct {
+	memberOf   []string // memberOf values (memberOf mode)
+	primarySID string   // SID of the primary group (AD primaryGroupID within the user's domain)
+	managerDN  string
+}
+
+// resolveGroups fills Groups and GroupDNs of recs according to the groups mode, plus the primary
+// group when configured. extras is indexed like recs.
+func (s *Source) resolveGroups(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra) error {
+	var (
+		memberships [][]*group
+		err         error
+	)
 	switch s.cfg.Groups.Mode {
 	case GroupsMemberOf:
-		names := map[string]string{}
-		for i := range recs {
-			var gs []*group
-			for _, dn := range memberOf[i] {
-				key := normDN(dn)
-				if _, ok := names[key]; !ok {
-					names[key] = s.groupName(ctx, c, dn)
-				}
-				gs = append(gs, &group{dn: dn, name: names[key]})
-			}
-			setGroups(&recs[i], gs)
-		}
+		memberships, err = s.resolveMemberOf(ctx, c, recs, extras)
 	case GroupsInChain:
-		return s.resolveInChain(ctx, c, recs)
+		memberships, err = s.resolveInChain(ctx, c, recs, extras)
 	case GroupsRecursive:
-		return s.resolveRecursive(ctx, c, recs)
+		memberships, err = s.resolveRecursive(ctx, c, recs)
+	}
+	if err != nil {
+		return err
+	}
+	if s.cfg.Groups.PrimaryGroup {
+		if memberships == nil {
+			memberships = make([][]*group, len(recs))
+		}
+		if err := s.addPrimaryGroups(ctx, c, recs, extras, memberships); err != nil {
+			return err
+		}
+	}
+	if memberships != nil {
+		for i := range recs {
+			setGroups(&recs[i], memberships[i])
+		}
 	}
 	return nil
 }
 
+// resolveMemberOf names the groups of each record's memberOf values (direct memberships).
+func (s *Source) resolveMemberOf(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra) ([][]*group, error) {
+	memberships := make([][]*group, len(recs))
+	names := map[string]string{}
+	for i := range recs {
+		for _, dn := range extras[i].memberOf {
+			key := normDN(dn)
+			if _, ok := names[key]; !ok {
+				name, err := s.groupName(ctx, c, dn)
+				if err != nil {
+					return nil, err
+				}
+				names[key] = name
+			}
+			memberships[i] = append(memberships[i], &group{dn: dn, name: names[key]})
+		}
+	}
+	return memberships, nil
+}
+
 // groupName returns the group's NameAttribute: from the RDN when it is that attribute, else read
-// from the entry; the DN itself when neither works.
-func (s *Source) groupName(ctx context.Context, c *conn, dn string) string {
+// from the entry. A group whose name cannot be read is an error (KindIncomplete): reporting its DN
+// as its name would rename the group in the target.
+func (s *Source) groupName(ctx context.Context, c *conn, dn string) (string, error) {
 	if v, ok := rdnValue(dn, s.cfg.Groups.NameAttribute); ok {
-		return v
+		return v, nil
 	}
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
 		"(objectClass=*)", []string{s.cfg.Groups.NameAttribute}, nil)
-	if res, err := c.Search(req); err == nil && len(res.Entries) == 1 {
-		if v := res.Entries[0].GetEqualFoldAttributeValue(s.cfg.Groups.NameAttribute); v != "" {
-			return v
+	res, err := c.Search(req)
+	if err != nil {
+		err = classify(ctx, err, "read the name of group "+dn)
+		if ctx.Err() != nil || directory.KindOf(err) == directory.KindUnreachable {
+			return "", err
 		}
-	} else if ctx.Err() == nil {
-		s.log.V(1).Info("cannot read group name", "dn", dn, "error", err)
+		return "", directory.Errorf(directory.KindIncomplete, err, "cannot read the %s of group %s", s.cfg.Groups.NameAttribute, dn)
 	}
-	return dn
+	if len(res.Entries) == 1 {
+		if v := res.Entries[0].GetEqualFoldAttributeValue(s.cfg.Groups.NameAttribute); v != "" {
+			return v, nil
+		}
+	}
+	return "", directory.Errorf(directory.KindIncomplete, nil,
+		"group %s has no readable %s (missing, or hidden from the bind account)", dn, s.cfg.Groups.NameAttribute)
 }
 
 // listGroups reads the groups under GroupBaseDN matching GroupFilter, with the extra attributes.
@@ -83,42 +127,157 @@ func (s *Source) newGroup(e *ldap.Entry) *group {
 	return &group{dn: e.DN, name: name}
 }
 
-// resolveInChain asks the server (AD) for each group's transitive user members with
-// LDAP_MATCHING_RULE_IN_CHAIN, so nesting and cycles are the server's business.
-func (s *Source) resolveInChain(ctx context.Context, c *conn, recs []model.Record) error {
-	entries, err := s.listGroups(ctx, c)
-	if err != nil {
-		return err
+// resolveInChain resolves nested memberships the Active Directory way. The cost follows the
+// smaller side. With fewer users than groups (an incremental read of a few changed users) it walks
+// up from each user's memberOf through the groups' own memberOf values (one listing of the groups,
+// plus a read of any group outside groupBaseDN met on the way): no search per user. Otherwise one
+// search per group asks the server for its transitive user members with
+// LDAP_MATCHING_RULE_IN_CHAIN. Both give the same answer; nesting and cycles are handled by both.
+func (s *Source) resolveInChain(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra) ([][]*group, error) {
+	if !c.root.activeDirectory {
+		return nil, directory.Errorf(directory.KindInvalidConfig, nil,
+			"groups mode InChain needs Active Directory's LDAP_MATCHING_RULE_IN_CHAIN, and this server does not "+
+				"announce Active Directory (supportedCapabilities lacks %s): use groups mode Recursive or MemberOf", capActiveDirectory)
 	}
-	byDN := recordsByDN(recs)
 	memberships := make([][]*group, len(recs))
+	if len(recs) == 0 {
+		return memberships, nil
+	}
+	entries, err := s.listGroups(ctx, c, "memberOf")
+	if err != nil {
+		return nil, err
+	}
+	groups := make(map[string]*group, len(entries))
+	parents := map[string][]string{} // group normDN -> normDNs of the groups it is a member of
 	for _, e := range entries {
 		g := s.newGroup(e)
-		filter, err := BuildFilter(s.cfg.UserFilter, Clause{Attribute: "memberOf", Op: OpInChain, Value: g.dn})
-		if err != nil {
-			return err
-		}
-		err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, []string{"1.1"}, func(u *ldap.Entry) {
-			if i, ok := byDN[normDN(u.DN)]; ok {
-				memberships[i] = append(memberships[i], g)
-			}
-		})
-		if err != nil {
-			return err
+		key := normDN(g.dn)
+		groups[key] = g
+		for _, p := range e.GetEqualFoldAttributeValues("memberOf") {
+			parents[key] = append(parents[key], normDN(p))
 		}
 	}
+	if !s.chainPerUser(len(recs), len(entries)) {
+		byDN := recordsByDN(recs)
+		for _, e := range entries {
+			g := groups[normDN(e.DN)]
+			filter, err := BuildFilter(s.cfg.UserFilter, Clause{Attribute: "memberOf", Op: OpInChain, Value: g.dn})
+			if err != nil {
+				return nil, err
+			}
+			err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, []string{"1.1"}, func(u *ldap.Entry) {
+				if i, ok := byDN[normDN(u.DN)]; ok {
+					memberships[i] = append(memberships[i], g)
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return memberships, nil
+	}
+	// Groups outside the listing (another base, or filtered out) can still link a user to a listed
+	// group; their memberOf is read once when met.
+	parentsOf := func(key, dn string) ([]string, error) {
+		if ps, ok := parents[key]; ok || groups[key] != nil {
+			return ps, nil
+		}
+		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
+			"(objectClass=*)", []string{"memberOf"}, nil)
+		res, err := c.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			parents[key] = nil
+			return nil, nil
+		}
+		if err != nil {
+			return nil, classify(ctx, err, "read the groups of group "+dn)
+		}
+		var ps []string
+		if len(res.Entries) == 1 {
+			for _, p := range res.Entries[0].GetEqualFoldAttributeValues("memberOf") {
+				ps = append(ps, normDN(p))
+			}
+		}
+		parents[key] = ps
+		return ps, nil
+	}
+	dnOf := map[string]string{}
 	for i := range recs {
-		setGroups(&recs[i], memberships[i])
+		visited := map[string]bool{}
+		var queue []string
+		for _, dn := range extras[i].memberOf {
+			key := normDN(dn)
+			dnOf[key] = dn
+			queue = append(queue, key)
+		}
+		for len(queue) > 0 {
+			key := queue[0]
+			queue = queue[1:]
+			if visited[key] {
+				continue
+			}
+			visited[key] = true
+			if g := groups[key]; g != nil {
+				memberships[i] = append(memberships[i], g)
+			}
+			ps, err := parentsOf(key, dnOf[key])
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				if _, ok := dnOf[p]; !ok {
+					dnOf[p] = p // normalised DNs are valid DNs
+				}
+				queue = append(queue, p)
+			}
+		}
+	}
+	return memberships, nil
+}
+
+// chainPerUser picks the walk from the users' memberOf (true) over one chain search per group.
+func (s *Source) chainPerUser(users, groups int) bool {
+	if s.inChainStrategy != "" {
+		return s.inChainStrategy == "user"
+	}
+	return users < groups
+}
+
+// addPrimaryGroups adds each record's primary group (AD's primaryGroupID, usually "Domain Users",
+// which never appears in member/memberOf). sids holds the record's objectSid per index; the group
+// is found by its SID, wherever it lives.
+func (s *Source) addPrimaryGroups(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra, memberships [][]*group) error {
+	byRID := map[string]*group{}
+	for i := range recs {
+		sid := extras[i].primarySID
+		if sid == "" {
+			continue
+		}
+		g, ok := byRID[sid]
+		if !ok {
+			req := ldap.NewSearchRequest("<SID="+sid+">", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
+				"(objectClass=*)", []string{s.cfg.Groups.NameAttribute}, nil)
+			res, err := c.Search(req)
+			if err != nil || len(res.Entries) != 1 {
+				if err != nil && (ctx.Err() != nil || directory.KindOf(classify(ctx, err, "")) == directory.KindUnreachable) {
+					return classify(ctx, err, "read primary group "+sid)
+				}
+				return directory.Errorf(directory.KindIncomplete, err, "cannot read the primary group %s of %s", sid, recs[i].DN)
+			}
+			g = s.newGroup(res.Entries[0])
+			byRID[sid] = g
+		}
+		memberships[i] = append(memberships[i], g)
 	}
 	return nil
 }
 
 // resolveRecursive reads every group's member and uniqueMember values (with AD range retrieval)
 // and expands nested groups; cycles are harmless because each group is visited once.
-func (s *Source) resolveRecursive(ctx context.Context, c *conn, recs []model.Record) error {
+func (s *Source) resolveRecursive(ctx context.Context, c *conn, recs []model.Record) ([][]*group, error) {
 	entries, err := s.listGroups(ctx, c, "member", "uniqueMember")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	groups := map[string]*group{}    // normDN -> group
 	parents := map[string][]string{} // member normDN -> group normDNs
@@ -129,7 +288,7 @@ func (s *Source) resolveRecursive(ctx context.Context, c *conn, recs []model.Rec
 		for _, attr := range []string{"member", "uniqueMember"} {
 			vals, err := s.allValues(ctx, c, e, attr)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			for _, v := range vals {
 				m := normDN(stripUID(v))
@@ -159,14 +318,13 @@ func (s *Source) resolveRecursive(ctx context.Context, c *conn, recs []model.Rec
 		closure[start] = out
 		return out
 	}
+	memberships := make([][]*group, len(recs))
 	for i := range recs {
-		var gs []*group
 		for _, g := range parents[normDN(recs[i].DN)] {
-			gs = append(gs, ancestors(g)...)
+			memberships[i] = append(memberships[i], ancestors(g)...)
 		}
-		setGroups(&recs[i], gs)
 	}
-	return nil
+	return memberships, nil
 }
 
 func recordsByDN(recs []model.Record) map[string]int {
@@ -242,11 +400,17 @@ func (s *Source) allValues(ctx context.Context, c *conn, e *ldap.Entry, attr str
 				return nil, directory.Errorf(directory.KindInternal, nil, "range retrieval of %s on %s does not end", attr, e.DN)
 			}
 			next := high + 1
+			// objectClass is asked for too: Samba drops the entry from a base search with the filter
+			// (objectClass=*) whose only requested attribute is a range.
 			req := ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
-				"(objectClass=*)", []string{fmt.Sprintf("%s;range=%d-*", attr, next)}, nil)
+				"(objectClass=*)", []string{"objectClass", fmt.Sprintf("%s;range=%d-*", attr, next)}, nil)
 			res, err := c.Search(req)
 			if err != nil {
 				return nil, classify(ctx, err, "range retrieval of "+attr+" on "+e.DN)
+			}
+			if res == nil || len(res.Entries) != 1 {
+				return nil, directory.Errorf(directory.KindIncomplete, nil,
+					"range retrieval of %s on %s: the server did not return the entry for values from %d", attr, e.DN, next)
 			}
 			high = -1
 			for _, ra := range entryAttributes(res) {

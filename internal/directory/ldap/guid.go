@@ -1,8 +1,29 @@
 package ldap
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strconv"
+	"strings"
 )
+
+// DecodeSID renders a binary security identifier (objectSid) as S-1-5-21-...: revision, 6-byte
+// big-endian authority, then little-endian 32-bit sub-authorities.
+func DecodeSID(b []byte) (string, error) {
+	if len(b) < 8 || len(b) != 8+4*int(b[1]) {
+		return "", fmt.Errorf("objectSid of %d bytes is not a SID", len(b))
+	}
+	var auth uint64
+	for _, x := range b[2:8] {
+		auth = auth<<8 | uint64(x)
+	}
+	var sb strings.Builder
+	sb.WriteString("S-" + strconv.Itoa(int(b[0])) + "-" + strconv.FormatUint(auth, 10))
+	for i := range int(b[1]) {
+		sb.WriteString("-" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10))
+	}
+	return sb.String(), nil
+}
 
 // DecodeGUID converts a 16-byte AD objectGUID into its canonical string form. AD stores the first
 // three fields little-endian ("mixed-endian"), so bytes 04 03 02 01 06 05 08 07 09 0a ... 10 read as

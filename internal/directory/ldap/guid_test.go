@@ -28,3 +28,13 @@ func TestDecodeGUID(t *testing.T) {
 		t.Error("EncodeGUID accepted garbage")
 	}
 }
+
+func TestDecodeSID(t *testing.T) {
+	b := []byte{1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0x01, 0x02, 0, 0}
+	if got, err := DecodeSID(b); err != nil || got != "S-1-5-21-1-2-3-513" {
+		t.Errorf("DecodeSID = %q, %v", got, err)
+	}
+	if _, err := DecodeSID(b[:10]); err == nil {
+		t.Error("a truncated SID decoded")
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -30,6 +32,8 @@ type Source struct {
 	cfg Config
 	log logr.Logger
 	now func() time.Time
+	// inChainStrategy forces resolveInChain's strategy ("user" or "group"); tests set it.
+	inChainStrategy string
 }
 
 var _ directory.Source = (*Source)(nil)
@@ -59,6 +63,65 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 type conn struct {
 	*ldap.Conn
 	stop func() bool
+	root rootDSE
+	// refs collects search continuation references to other servers: they make a read incomplete.
+	refs []string
+}
+
+// rootDSE is what the server says about itself.
+type rootDSE struct {
+	namingContexts  []string
+	capabilities    []string
+	dsServiceName   string // AD: the DC's NTDS Settings object; identifies the DC
+	highestUSN      string // AD: highestCommittedUSN
+	defaultNC       string
+	activeDirectory bool // announces LDAP_CAP_ACTIVE_DIRECTORY_OID (AD, Samba) or ADAM/AD LDS
+}
+
+// Capability OIDs of Active Directory (MS-ADTS 3.1.1.3.4.3).
+const (
+	capActiveDirectory = "1.2.840.113556.1.4.800"
+	capADAM            = "1.2.840.113556.1.4.1851"
+)
+
+// readRootDSE reads the root DSE; servers that hide it yield an empty rootDSE.
+func (c *conn) readRootDSE(timeLimit int) {
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, timeLimit, false, "(objectClass=*)",
+		[]string{"namingContexts", "supportedCapabilities", "dsServiceName", "highestCommittedUSN", "defaultNamingContext"}, nil)
+	res, err := c.Search(req)
+	if err != nil || len(res.Entries) != 1 {
+		return
+	}
+	e := res.Entries[0]
+	c.root = rootDSE{
+		namingContexts: e.GetEqualFoldAttributeValues("namingContexts"),
+		capabilities:   e.GetEqualFoldAttributeValues("supportedCapabilities"),
+		dsServiceName:  e.GetEqualFoldAttributeValue("dsServiceName"),
+		highestUSN:     e.GetEqualFoldAttributeValue("highestCommittedUSN"),
+		defaultNC:      e.GetEqualFoldAttributeValue("defaultNamingContext"),
+	}
+	for _, oid := range c.root.capabilities {
+		if oid == capActiveDirectory || oid == capADAM {
+			c.root.activeDirectory = true
+		}
+	}
+}
+
+// ownNamingContext reports whether a continuation reference points at a naming context this
+// server holds itself (AD refers a search from the domain root to its Configuration, Schema and
+// DNS partitions, which hold no people); such references are not followed and lose nothing.
+func (c *conn) ownNamingContext(ref string) bool {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return false
+	}
+	dn := normDN(strings.TrimPrefix(u.Path, "/"))
+	for _, nc := range c.root.namingContexts {
+		if normDN(nc) == dn {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conn) close() {
@@ -66,10 +129,29 @@ func (c *conn) close() {
 	c.Close()
 }
 
+// certPool parses a PEM CA bundle. Unlike x509.CertPool.AppendCertsFromPEM it says why a
+// certificate cannot be used (e.g. Samba's self-made certificate has a negative serial number).
 func certPool(pemData []byte) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemData) {
-		return nil, errors.New("no PEM certificate found")
+	n := 0
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		n++
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d of the bundle cannot be used: %w", n, err)
+		}
+		pool.AddCert(cert)
+	}
+	if n == 0 {
+		return nil, errors.New("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
 	}
 	return pool, nil
 }
@@ -125,6 +207,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 			return nil, classify(ctx, err, "bind") // the bind DN comes from a Secret: not repeated
 		}
 	}
+	c.readRootDSE(s.timeLimit())
 	return c, nil
 }
 
@@ -162,6 +245,11 @@ func (s *Source) pagedSearch(ctx context.Context, c *conn, base string, scope in
 		if err != nil {
 			return classify(ctx, err, "search "+base)
 		}
+		for _, ref := range res.Referrals {
+			if !c.ownNamingContext(ref) {
+				c.refs = append(c.refs, ref)
+			}
+		}
 		s.log.V(1).Info("read page", "base", base, "page", page, "entries", len(res.Entries))
 		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
 		if !ok || len(ctrl.Cookie) == 0 {
@@ -188,8 +276,14 @@ func (s *Source) userAttributes() []string {
 	case DisabledAttribute:
 		want = append(want, s.cfg.Disabled.Attribute)
 	}
-	if s.cfg.Groups.Mode == GroupsMemberOf {
+	if s.cfg.Groups.Mode == GroupsMemberOf || s.cfg.Groups.Mode == GroupsInChain {
 		want = append(want, "memberOf")
+	}
+	if s.cfg.Groups.PrimaryGroup {
+		want = append(want, "primaryGroupID", "objectSid")
+	}
+	if s.cfg.ManagerAttribute != "-" {
+		want = append(want, s.cfg.ManagerAttribute)
 	}
 	if s.cfg.Incremental.Attribute != "" {
 		want = append(want, s.cfg.Incremental.Attribute)
@@ -229,10 +323,7 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 	defer c.close()
 
 	snap := &model.Snapshot{ReadAt: s.now(), HighWater: s.cfg.Incremental.Since}
-	var memberOf map[int][]string // record index -> memberOf values (memberOf mode)
-	if s.cfg.Groups.Mode == GroupsMemberOf {
-		memberOf = map[int][]string{}
-	}
+	var extras []entryExtra // indexed like snap.Records
 	seen := 0
 	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(e *ldap.Entry) {
 		seen++
@@ -248,10 +339,8 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 			snap.Problems = append(snap.Problems, *problem)
 			return
 		}
-		if memberOf != nil {
-			memberOf[len(snap.Records)] = e.GetEqualFoldAttributeValues("memberOf")
-		}
 		snap.Records = append(snap.Records, rec)
+		extras = append(extras, s.extraOf(e))
 	})
 	if err != nil {
 		if seen == 0 {
@@ -260,13 +349,89 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 		finish(snap)
 		return snap, err
 	}
-	if err := s.resolveGroups(ctx, c, snap.Records, memberOf); err != nil {
+	if err := s.resolveGroups(ctx, c, snap.Records, extras); err != nil {
+		finish(snap)
+		return snap, err
+	}
+	if err := s.resolveManagers(ctx, c, snap.Records, extras); err != nil {
+		finish(snap)
+		return snap, err
+	}
+	if err := c.referralError(); err != nil {
 		finish(snap)
 		return snap, err
 	}
 	snap.Complete = s.cfg.Incremental.Since == ""
 	finish(snap)
 	return snap, nil
+}
+
+// extraOf picks what group and manager resolution need from a user entry.
+func (s *Source) extraOf(e *ldap.Entry) entryExtra {
+	var x entryExtra
+	if s.cfg.Groups.Mode == GroupsMemberOf || s.cfg.Groups.Mode == GroupsInChain {
+		x.memberOf = e.GetEqualFoldAttributeValues("memberOf")
+	}
+	if s.cfg.Groups.PrimaryGroup {
+		if rid := e.GetEqualFoldAttributeValue("primaryGroupID"); rid != "" {
+			if sid, err := DecodeSID(e.GetEqualFoldRawAttributeValue("objectSid")); err == nil {
+				x.primarySID = sid[:strings.LastIndexByte(sid, '-')+1] + rid // the user's domain SID + the group's RID
+			}
+		}
+	}
+	if s.cfg.ManagerAttribute != "-" {
+		x.managerDN = e.GetEqualFoldAttributeValue(s.cfg.ManagerAttribute)
+	}
+	return x
+}
+
+// resolveManagers sets ManagerID from each record's manager DN: from the records of this read when
+// the manager is among them, else by reading the manager's entry. A manager entry that no longer
+// exists leaves ManagerID empty; any other failure makes the read incomplete.
+func (s *Source) resolveManagers(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra) error {
+	if s.cfg.ManagerAttribute == "-" {
+		return nil
+	}
+	ids := make(map[string]string, len(recs))
+	for _, r := range recs {
+		ids[normDN(r.DN)] = r.ID
+	}
+	for i := range recs {
+		dn := extras[i].managerDN
+		if dn == "" {
+			continue
+		}
+		key := normDN(dn)
+		id, ok := ids[key]
+		if !ok {
+			req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
+				"(objectClass=*)", []string{s.cfg.IDAttribute}, nil)
+			res, err := c.Search(req)
+			switch {
+			case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+			case err != nil:
+				return classify(ctx, err, "read manager "+dn)
+			case len(res.Entries) == 1:
+				id, _ = recordID(s.cfg.IDAttribute, indexEntry(res.Entries[0]))
+			}
+			ids[key] = id
+		}
+		recs[i].ManagerID = id
+	}
+	return nil
+}
+
+// referralError reports the continuation references met so far: the entries they point at were not
+// read, so the read is incomplete.
+func (c *conn) referralError() error {
+	if len(c.refs) == 0 {
+		return nil
+	}
+	refs := slices.Compact(slices.Sorted(slices.Values(c.refs)))
+	shown := refs[:min(len(refs), 3)]
+	return directory.Errorf(directory.KindIncomplete, nil,
+		"the server referred part of the search to other servers (%s; %d in all), which are not read: "+
+			"narrow baseDN to one domain or use a global catalog", strings.Join(shown, ", "), len(refs))
 }
 
 // finish sorts records by ID for deterministic output.

@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 			}
 			defer shared.Stop()
 		}
+		defer stopDC()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -251,8 +252,8 @@ func TestTLS(t *testing.T) {
 				}
 				return
 			}
-			if directory.KindOf(err) != directory.KindUnreachable || !strings.Contains(err.Error(), "TLS") {
-				t.Fatalf("Read error = %v; want Unreachable mentioning TLS", err)
+			if directory.KindOf(err) != directory.KindTLSFailed || !strings.Contains(err.Error(), "TLS") {
+				t.Fatalf("Read error = %v; want TLSFailed mentioning TLS", err)
 			}
 		})
 	}
