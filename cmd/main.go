@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,12 +27,15 @@ func runManager() int {
 	var metricsAddr, probeAddr string
 	var leaderElect, enableWebhooks bool
 	var maxConcurrentSyncs int
+	var maxRunDuration time.Duration
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica syncs.")
 	flag.BoolVar(&enableWebhooks, "enable-webhooks", false,
 		"Serve the MappingRule validating webhook on :9443 (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
-	flag.IntVar(&maxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets may sync at once.")
+	flag.IntVar(&maxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets (and DirectorySource probes) may run at once.")
+	flag.DurationVar(&maxRunDuration, "max-run-duration", 30*time.Minute,
+		"Cap of one sync run's deadline; a run's deadline is its SyncTarget's interval, at least 2m, at most this.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -64,7 +68,7 @@ func runManager() int {
 		log.Error(err, "creating manager")
 		return 1
 	}
-	if err := controllers.SetupAll(mgr, controllers.Options{MaxConcurrentSyncs: maxConcurrentSyncs}); err != nil {
+	if err := controllers.SetupAll(mgr, controllers.Options{MaxConcurrentSyncs: maxConcurrentSyncs, RunTimeout: maxRunDuration}); err != nil {
 		log.Error(err, "setting up controllers")
 		return 1
 	}

@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -33,6 +34,9 @@ type DirectorySourceReconciler struct {
 	Recorder  events.EventRecorder
 	// ReadTimeout bounds one read (default 5m).
 	ReadTimeout time.Duration
+	// MaxConcurrent is how many DirectorySources may be read at once (default 4), so that one
+	// source that hangs until ReadTimeout does not hold up the others' probes.
+	MaxConcurrent int
 }
 
 func (r *DirectorySourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -154,6 +158,7 @@ func (r *DirectorySourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1.DirectorySource{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.byIndex(indexSourceSecrets))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.byIndex(indexSourceConfigMaps))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrent, 1)}).
 		Named("directorysource").
 		Complete(r)
 }

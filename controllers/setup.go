@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -12,7 +13,8 @@ import (
 type Options struct {
 	// Now is the clock of sync runs (tests move it forward to pass a grace period).
 	Now func() time.Time
-	// RunTimeout bounds one sync run.
+	// RunTimeout caps the deadline of one sync run, which is otherwise the SyncTarget's interval
+	// (at least 2m); default 30m.
 	RunTimeout time.Duration
 	// MaxConcurrentSyncs is how many SyncTargets may sync at once (default 4); one target's runs
 	// never overlap.
@@ -24,6 +26,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) error {
 	reader := mgr.GetAPIReader()
 	if err := (&DirectorySourceReconciler{
 		Client: mgr.GetClient(), APIReader: reader, Recorder: mgr.GetEventRecorder("directorysource-controller"),
+		MaxConcurrent: cmp.Or(opts.MaxConcurrentSyncs, 4),
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

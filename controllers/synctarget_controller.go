@@ -26,6 +26,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/connect"
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
 )
@@ -42,7 +43,7 @@ type SyncTargetReconciler struct {
 	Recorder  events.EventRecorder
 	// Mappers caches compiled MappingRules by name and generation.
 	Mappers *mapping.Cache
-	// RunTimeout bounds one run (default 30m).
+	// RunTimeout caps the deadline of one run (default 30m; see runDeadline).
 	RunTimeout time.Duration
 	// MaxConcurrent is how many SyncTargets may sync at once (default 4).
 	MaxConcurrent int
@@ -167,14 +168,11 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	policy := policyFor(st, mapper.ManagedFields(), approval != "" && approval != status.ApprovedDeletionsUsed)
 	requests := pendingRequests(st)
 	policy.Controls.Purge, policy.Controls.ExtendGrace = requests.purge, requests.extend
-	timeout := r.RunTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Minute
-	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	deadline := runDeadline(st, r.RunTimeout)
+	runCtx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	res, runErr := syncer.Run(runCtx, syncer.Options{
-		Source:      src,
+		Source:      deadlineSource{src, deadline},
 		Mapper:      mapper,
 		Target:      target,
 		Policy:      policy,
@@ -186,10 +184,49 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
 	r.publish(st, res, runErr, approval)
 	r.publishRequests(st, res, requests)
+	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		// A run cut by its deadline waits a whole interval before the next one, so that a target
+		// that hangs holds a worker for at most deadline/(deadline+interval) of the time.
+		log.Info("sync run cut at its deadline", "deadline", deadline)
+		return syncOutcome{requeueAfter: durationOr(st.Spec.Interval, 15*time.Minute)}, runErr
+	}
 	if res.SourceErr != nil || res.TargetErr != nil {
 		return syncOutcome{requeueAfter: retryAfter(st)}, runErr
 	}
 	return syncOutcome{}, runErr
+}
+
+// Bounds of one run's deadline (see runDeadline).
+const (
+	minRunDeadline     = 2 * time.Minute
+	defaultRunDeadline = 30 * time.Minute
+)
+
+// runDeadline bounds one run of st: its interval, but at least minRunDeadline (a big first sync
+// needs time) and at most ceiling (the manager's --max-run-duration, default 30m). A run cut short
+// resumes at the next run; what it wrote stays written.
+func runDeadline(st *v1.SyncTarget, ceiling time.Duration) time.Duration {
+	if ceiling <= 0 {
+		ceiling = defaultRunDeadline
+	}
+	return min(max(durationOr(st.Spec.Interval, 15*time.Minute), minRunDeadline), ceiling)
+}
+
+// deadlineSource says so when a read fails because the run's deadline passed, rather than
+// leaving the source's own wording ("timed out") to suggest its request timeout is too short.
+type deadlineSource struct {
+	directory.Source
+	deadline time.Duration
+}
+
+func (s deadlineSource) Read(ctx context.Context) (*model.Snapshot, error) {
+	snap, err := s.Source.Read(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return snap, directory.Errorf(directory.KindUnreachable, nil,
+			"the directory was not read within the run's deadline of %s (the SyncTarget's interval, at least %s, at most the manager's --max-run-duration)",
+			s.deadline, minRunDeadline)
+	}
+	return snap, err
 }
 
 // sourceFor returns the directory source of a run. Sources that keep something between runs are

@@ -81,8 +81,9 @@ type LDAPSource struct {
 	// +kubebuilder:default=500
 	// +optional
 	PageSize int32 `json:"pageSize,omitempty"`
-	// Timeout for connecting and for each request.
+	// Timeout for connecting and for each request; at most 5m.
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="timeout must be positive and at most 5m"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// Groups configures how group memberships are read.
@@ -210,12 +211,14 @@ type HTTPRecordSource struct {
 	// TLS configures server verification for https URLs.
 	// +optional
 	TLS *TLSConfig `json:"tls,omitempty"`
-	// Timeout of the request.
+	// Timeout of the request, body included; at most 5m.
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="timeout must be positive and at most 5m"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
-	// MaxBytes is the largest record accepted.
+	// MaxBytes is the largest record accepted; at most 256 MiB.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=268435456
 	// +kubebuilder:default=33554432
 	// +optional
 	MaxBytes int64 `json:"maxBytes,omitempty"`

@@ -74,8 +74,9 @@ type SCIMTarget struct {
 	// TLS configures server verification.
 	// +optional
 	TLS *TLSConfig `json:"tls,omitempty"`
-	// Timeout of each request.
+	// Timeout of each request; at most 5m.
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="timeout must be positive and at most 5m"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// MaxConcurrency bounds parallel requests to the target.

@@ -114,7 +114,7 @@ func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Conf
 		PageSize:     int(spec.PageSize),
 		Groups:       ldap.GroupsConfig{Mode: ldap.GroupsMemberOf},
 	}
-	cfg.Timeout = durationOf(spec.Timeout, ldap.DefaultTimeout)
+	cfg.Timeout = requestTimeout(spec.Timeout, ldap.DefaultTimeout)
 	if spec.TLS != nil {
 		cfg.InsecureSkipVerify = spec.TLS.InsecureSkipVerify
 		cfg.ServerName = spec.TLS.ServerName
@@ -216,7 +216,7 @@ func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log lo
 			}
 			return hr.NewStatic(data, cfg), nil
 		case h.HTTP != nil:
-			opts := hr.HTTPOptions{Timeout: durationOf(h.HTTP.Timeout, hr.DefaultHTTPTimeout), MaxBytes: h.HTTP.MaxBytes}
+			opts := hr.HTTPOptions{Timeout: requestTimeout(h.HTTP.Timeout, hr.DefaultHTTPTimeout), MaxBytes: min(h.HTTP.MaxBytes, MaxHRBytes)}
 			if ref := h.HTTP.BearerTokenSecretRef; ref != nil {
 				tok, err := secret(ctx, r, ref.Name, ref.Key)
 				if err != nil {
@@ -286,7 +286,7 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 	transport.TLSClientConfig = tlsCfg
 	c, err := scim.New(spec.URL, scim.Options{
 		Token:       strings.TrimSpace(string(token)),
-		HTTPClient:  &http.Client{Transport: transport, Timeout: durationOf(spec.Timeout, 30*time.Second)},
+		HTTPClient:  &http.Client{Transport: transport, Timeout: requestTimeout(spec.Timeout, 30*time.Second)},
 		Concurrency: int(spec.MaxConcurrency),
 		UserAgent:   "directory-sync-operator",
 		Logger:      log,
@@ -295,6 +295,19 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 		return nil, nil, err
 	}
 	return scim.NewTarget(c), transport.CloseIdleConnections, nil
+}
+
+// Ceilings of what a spec may ask for, also enforced by the CRD's validation: one slow or hostile
+// server must not hold a run, and the worker running it, for longer.
+const (
+	MaxRequestTimeout = 5 * time.Minute
+	MaxHRBytes        = 256 << 20
+)
+
+// requestTimeout is a spec's timeout, its default when unset, and never more than MaxRequestTimeout
+// (objects stored before the CRD had a maximum keep theirs).
+func requestTimeout(d *metav1.Duration, def time.Duration) time.Duration {
+	return min(durationOf(d, def), MaxRequestTimeout)
 }
 
 func durationOf(d *metav1.Duration, def time.Duration) time.Duration {

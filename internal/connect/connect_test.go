@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,5 +143,29 @@ func TestHTTPFingerprintFollowsTokenAndCA(t *testing.T) {
 	delete(r.secrets, "hr/token")
 	if _, err := HTTPFingerprint(context.Background(), spec, r); !IsRefError(err) {
 		t.Fatalf("want a RefError for a missing token, got %v", err)
+	}
+}
+
+// An object stored before the CRD had its maxima keeps its timeout; the runtime still caps it.
+func TestTimeoutsAreCapped(t *testing.T) {
+	spec := &v1.LDAPSource{URL: "ldap://dc1", BaseDN: "dc=corp", BindSecretRef: v1.BindSecretReference{Name: "bind"},
+		Timeout: &metav1.Duration{Duration: 24 * time.Hour}}
+	cfg, err := LDAPConfig(context.Background(), spec, bind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timeout != MaxRequestTimeout {
+		t.Errorf("LDAP timeout = %s, want %s", cfg.Timeout, MaxRequestTimeout)
+	}
+	for _, tc := range []struct {
+		in   *metav1.Duration
+		want time.Duration
+	}{
+		{nil, 30 * time.Second}, {&metav1.Duration{}, 30 * time.Second}, {&metav1.Duration{Duration: time.Minute}, time.Minute},
+		{&metav1.Duration{Duration: time.Hour}, MaxRequestTimeout},
+	} {
+		if got := requestTimeout(tc.in, 30*time.Second); got != tc.want {
+			t.Errorf("requestTimeout(%v) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }
