@@ -2,6 +2,11 @@
 
 K8S_VERSION ?= 1.37.2
 IMG ?= directory-sync-operator:dev
+KUBECTL ?= kubectl
+# A kustomize build command; kubectl's embedded kustomize by default.
+KUSTOMIZE ?= $(KUBECTL) kustomize
+# Overlay deployed by make deploy/undeploy: config/default, config/with-webhook or config/namespaced.
+OVERLAY ?= config/default
 CONTROLLER_GEN = go tool controller-gen
 # Envtest binaries built from source by hack/setup-envtest.sh (the usual download is not reachable).
 ENVTEST_ASSETS = $(CURDIR)/bin/k8s/$(K8S_VERSION)
@@ -24,6 +29,7 @@ manifests: ## Generate CRDs and RBAC from the kubebuilder markers.
 		paths="./api/..." paths="./controllers/..." paths="./internal/webhook/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
 		output:webhook:artifacts:config=config/webhook
+	hack/sync-manifests.sh
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods.
@@ -90,11 +96,19 @@ install: manifests ## Install the CRDs into the cluster in ~/.kube/config.
 uninstall: ## Remove the CRDs.
 	kubectl delete -k config/crd --ignore-not-found
 
+# deploy renders the overlay with IMG set in a temporary overlay (no tracked file changes) and fails
+# when rendering fails.
 .PHONY: deploy
-deploy: manifests ## Deploy the operator (CRDs, RBAC, manager).
-	cd config/manager && kustomize edit set image controller=$(IMG) 2>/dev/null || true
-	kubectl apply -k config/default
+deploy: manifests ## Deploy the operator (CRDs, RBAC, manager) from OVERLAY with image IMG.
+	KUSTOMIZE="$(KUSTOMIZE)" KUBECTL="$(KUBECTL)" hack/deploy.sh $(OVERLAY) $(IMG)
 
 .PHONY: undeploy
-undeploy: ## Remove the operator.
-	kubectl delete -k config/default --ignore-not-found
+undeploy: ## Remove the operator: custom resources first (while the manager runs), then the rest.
+	KUSTOMIZE="$(KUSTOMIZE)" KUBECTL="$(KUBECTL)" hack/undeploy.sh $(OVERLAY)
+
+.PHONY: release-manifests
+release-manifests: ## Write dist/install.yaml (CRDs, RBAC, manager) for `kubectl apply -f`, image IMG.
+	@mkdir -p dist
+	KUSTOMIZE="$(KUSTOMIZE)" hack/render.sh config/default $(IMG) > dist/install.yaml.tmp
+	mv dist/install.yaml.tmp dist/install.yaml
+	@echo "wrote dist/install.yaml"

@@ -4,89 +4,87 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/controllers"
 	webhookv1alpha1 "github.com/directory-sync/directory-sync-operator/internal/webhook/v1alpha1"
 )
 
 func main() {
-	os.Exit(runManager())
+	os.Exit(runManager(os.Args[1:]))
 }
 
-func runManager() int {
-	var metricsAddr, probeAddr string
-	var leaderElect, enableWebhooks bool
-	var maxConcurrentSyncs int
-	var maxRunDuration time.Duration
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica syncs.")
-	flag.BoolVar(&enableWebhooks, "enable-webhooks", false,
+// flags are the manager's command line.
+type flags struct {
+	manager        controllers.ManagerConfig
+	enableWebhooks bool
+	zap            zap.Options
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var watchNamespaces string
+	m := &f.manager
+	fs.StringVar(&m.MetricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
+	fs.BoolVar(&m.SecureMetrics, "metrics-secure", true,
+		"Serve metrics over HTTPS to callers allowed to GET /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone.")
+	fs.StringVar(&m.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint; empty uses a self-signed certificate.")
+	fs.StringVar(&m.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
+	fs.BoolVar(&m.LeaderElect, "leader-elect", false, "Elect a leader so that only one replica syncs.")
+	fs.StringVar(&m.LeaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election Lease; defaults to the pod's namespace in cluster and is required out of cluster.")
+	fs.StringVar(&watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces to watch; empty watches all namespaces. With a list, namespaced Roles in those namespaces suffice.")
+	fs.BoolVar(&f.enableWebhooks, "enable-webhooks", false,
 		"Serve the MappingRule validating webhook on :9443 (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
-	flag.IntVar(&maxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets (and DirectorySource probes) may run at once.")
-	flag.DurationVar(&maxRunDuration, "max-run-duration", 30*time.Minute,
+	fs.IntVar(&m.Options.MaxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets (and DirectorySource probes) may run at once.")
+	fs.DurationVar(&m.Options.RunTimeout, "max-run-duration", 30*time.Minute,
 		"Cap of one sync run's deadline; a run's deadline is its SyncTarget's interval, at least 2m, at most this.")
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	f.zap.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	m.WatchNamespaces = controllers.ParseNamespaces(watchNamespaces)
+	return f, nil
+}
+
+func runManager(args []string) int {
+	f, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return 2
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	log := ctrl.Log.WithName("setup")
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		log.Error(err, "scheme")
-		return 1
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		log.Error(err, "scheme")
-		return 1
-	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		log.Error(err, "no Kubernetes configuration")
 		return 1
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                leaderElect,
-		LeaderElectionID:              "directory-sync-operator.sync.directorysync.io",
-		LeaderElectionReleaseOnCancel: true,
-	})
+	mgr, err := controllers.NewManager(cfg, f.manager)
 	if err != nil {
-		log.Error(err, "creating manager")
+		log.Error(err, "starting")
 		return 1
 	}
-	if err := controllers.SetupAll(mgr, controllers.Options{MaxConcurrentSyncs: maxConcurrentSyncs, RunTimeout: maxRunDuration}); err != nil {
-		log.Error(err, "setting up controllers")
-		return 1
-	}
-	if enableWebhooks {
+	if f.enableWebhooks {
 		if err := webhookv1alpha1.SetupMappingRuleWebhook(mgr); err != nil {
 			log.Error(err, "setting up webhooks")
 			return 1
 		}
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		log.Error(err, "health check")
-		return 1
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		log.Error(err, "ready check")
-		return 1
-	}
-	log.Info("starting manager", "leaderElection", leaderElect)
+	log.Info("starting manager", "leaderElection", f.manager.LeaderElect, "watchNamespaces", f.manager.WatchNamespaces,
+		"secureMetrics", f.manager.SecureMetrics)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "manager stopped")
 		return 1

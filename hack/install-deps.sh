@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need besides Go: OpenLDAP's slapd and a Samba AD domain
-# controller (Debian packages) and the SCIMMY test server's npm packages. Safe to run again: it skips
+# controller (Debian packages), the SCIMMY test server's npm packages, and helm and promtool built
+# from the Go module proxy at pinned versions into bin/ (the chart and alert-rule tests shell out to
+# them). Safe to run again: it skips
 # what is already there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,3 +38,34 @@ if [[ ! -d "${SCIM_DIR}/node_modules" ]]; then
   echo "install-deps: npm ci in test/scim-server" >&2
   npm ci --prefix "${SCIM_DIR}" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# Go tools, pinned, built once per machine into a cache keyed by version and copied into bin/.
+# HELM_VERSION and PROMETHEUS_VERSION must match hack/tools.env (read by the Makefile and the tests).
+# shellcheck source=tools.env
+source "${ROOT}/hack/tools.env"
+TOOLS_CACHE="${DIRSYNC_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/directory-sync/tools}"
+
+# go_tool NAME PACKAGE VERSION [BUILD_TAGS]: bin/NAME built from PACKAGE@VERSION.
+go_tool() {
+  local name=$1 pkg=$2 version=$3 tags=${4:-}
+  local cached="${TOOLS_CACHE}/${name}-${version}/${name}"
+  if [[ -x "${ROOT}/bin/${name}" && -f "${ROOT}/bin/.${name}-version" && $(<"${ROOT}/bin/.${name}-version") == "${version}" ]]; then
+    return 0
+  fi
+  if [[ ! -x "${cached}" ]]; then
+    echo "install-deps: building ${name} ${version} from the Go module proxy (minutes on 2 cores)" >&2
+    local tmp; tmp="$(mktemp -d "${TMPDIR:-/tmp}/dirsync-tool.XXXXXX")"
+    (cd "${tmp}" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="${tmp}/bin" \
+      go install -trimpath -ldflags "-s -w" ${tags:+-tags "${tags}"} "${pkg}@${version}")
+    mkdir -p "$(dirname "${cached}")"
+    mv "${tmp}/bin/${name}" "${cached}"
+    rm -rf "${tmp}"
+  fi
+  mkdir -p "${ROOT}/bin"
+  cp "${cached}" "${ROOT}/bin/${name}"
+  echo "${version}" > "${ROOT}/bin/.${name}-version"
+}
+
+go_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}"
+# remove_all_sd leaves out the service-discovery plugins promtool does not need for rule tests.
+go_tool promtool github.com/prometheus/prometheus/cmd/promtool "${PROMETHEUS_VERSION}" remove_all_sd
