@@ -55,6 +55,11 @@ func (s *Incremental) Read(ctx context.Context) (*model.Snapshot, error) {
 		// A failed incremental read says nothing about who left; report it without merging.
 		return nil, err
 	}
+	if delta.Complete {
+		// The source read everything instead (it could not trust the mark, or groups changed).
+		s.base, s.lastFull = delta, t
+		return delta, nil
+	}
 	s.base = mergeSnapshots(s.base, delta)
 	return s.base, nil
 }

@@ -113,3 +113,30 @@ func TestIncrementalFailureIsNotMerged(t *testing.T) {
 		t.Fatal("a failed read must leave the cached full read intact")
 	}
 }
+
+// A source that reads everything instead of a delta (it distrusts the mark) returns a Complete
+// snapshot; it replaces the base, so people who left are gone and the full-read clock restarts.
+func TestIncrementalTakesAFullReadFromTheSource(t *testing.T) {
+	now := time.Unix(0, 0)
+	reads := 0
+	inc := &Incremental{FullEvery: time.Hour, Now: func() time.Time { return now }, Open: func(_ context.Context, mark string) (Source, error) {
+		return sourceFunc(func(context.Context) (*model.Snapshot, error) {
+			reads++
+			if reads == 1 {
+				return &model.Snapshot{Complete: true, HighWater: "1", Records: []model.Record{{ID: "a"}, {ID: "b"}}}, nil
+			}
+			return &model.Snapshot{Complete: true, HighWater: "2", Records: []model.Record{{ID: "a"}}}, nil
+		}), nil
+	}}
+	if _, err := inc.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	snap, err := inc.Read(context.Background())
+	if err != nil || len(snap.Records) != 1 || snap.Records[0].ID != "a" || snap.HighWater != "2" {
+		t.Fatalf("second read = %+v, %v; want only a (b left)", snap, err)
+	}
+	if inc.lastFull != now {
+		t.Errorf("the full read did not restart the full-read clock")
+	}
+}

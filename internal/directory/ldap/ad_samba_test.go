@@ -319,3 +319,139 @@ func TestInChainNeedsActiveDirectory(t *testing.T) {
 		t.Fatalf("InChain against OpenLDAP = %v; want InvalidConfig suggesting Recursive", err)
 	}
 }
+
+// TestADIncrementalReadsNoticeWhatChanged runs incremental uSNChanged reads against the DC under
+// samba.ChangesDN: a changed user is read alone (cost follows the users read), a membership change
+// (which leaves the member's uSNChanged alone) and a mark from another DC or from the future make
+// the read full, and directory.Incremental serves the right groups throughout.
+func TestADIncrementalReadsNoticeWhatChanged(t *testing.T) {
+	s := sharedDC(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := s.AdminConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ou := "OU=Incremental," + samba.ChangesDN
+	userDN := func(n string) string { return "CN=" + n + "," + ou }
+	groupDN := "CN=Inc Group," + ou
+	add := func(dn string, attrs map[string][]string) {
+		t.Helper()
+		req := ldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			req.Attribute(k, v)
+		}
+		if err := admin.Add(req); err != nil {
+			t.Fatalf("add %s: %v", dn, err)
+		}
+	}
+	add(ou, map[string][]string{"objectClass": {"organizationalUnit"}})
+	add(userDN("inc1"), map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"inc1"}})
+	add(userDN("inc2"), map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"inc2"}})
+	add(groupDN, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"inc-group"}, "member": {userDN("inc1")}})
+
+	cfg := dcConfig(s)
+	cfg.BaseDN, cfg.Groups.GroupBaseDN, cfg.Groups.GroupFilter = ou, ou, ADGroupFilter
+	cfg.Groups.PrimaryGroup = true
+	cfg.Incremental.Attribute = "uSNChanged"
+	var lastDelta *model.Snapshot
+	inc := &directory.Incremental{FullEvery: time.Hour, Open: func(_ context.Context, mark string) (directory.Source, error) {
+		c := cfg
+		c.Incremental.Since = mark
+		src, err := New(c)
+		if err != nil {
+			return nil, err
+		}
+		return readerFunc(func(ctx context.Context) (*model.Snapshot, error) {
+			snap, err := src.Read(ctx)
+			lastDelta = snap
+			return snap, err
+		}), nil
+	}}
+	groupsOf := func(snap *model.Snapshot) map[string][]string {
+		m := map[string][]string{}
+		for _, r := range snap.Records {
+			m[r.First("sAMAccountName")] = r.Groups
+		}
+		return m
+	}
+	readInc := func() map[string][]string {
+		t.Helper()
+		snap, err := inc.Read(ctx)
+		if err != nil || !snap.Complete {
+			t.Fatalf("incremental Read = %v (complete %v)", err, snap != nil && snap.Complete)
+		}
+		return groupsOf(snap)
+	}
+	want := func(got map[string][]string, sam string, groups ...string) {
+		t.Helper()
+		groups = append(groups, samba.DomainUser)
+		slices.Sort(groups)
+		if !slices.Equal(got[sam], groups) {
+			t.Errorf("%s: groups %q, want %q", sam, got[sam], groups)
+		}
+	}
+
+	got := readInc()
+	want(got, "inc1", "Inc Group")
+	want(got, "inc2")
+	first := lastDelta.HighWater
+	if m := parseMark(first); m.dc == "" || m.value == "" {
+		t.Fatalf("HighWater %q does not name the DC", first)
+	}
+
+	// A changed user is read alone.
+	if err := admin.Modify(&ldap.ModifyRequest{DN: userDN("inc2"), Changes: []ldap.Change{{Operation: ldap.ReplaceAttribute,
+		Modification: ldap.PartialAttribute{Type: "title", Vals: []string{"Changed"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got = readInc()
+	if lastDelta.Complete || len(lastDelta.Records) != 1 || lastDelta.Records[0].First("sAMAccountName") != "inc2" {
+		t.Fatalf("after a user change the delta = %d records (complete %v), want inc2 alone", len(lastDelta.Records), lastDelta.Complete)
+	}
+	want(got, "inc2")
+
+	// Adding inc2 to the group leaves inc2's uSNChanged alone; the group change makes the read full.
+	if err := admin.Modify(&ldap.ModifyRequest{DN: groupDN, Changes: []ldap.Change{{Operation: ldap.AddAttribute,
+		Modification: ldap.PartialAttribute{Type: "member", Vals: []string{userDN("inc2")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got = readInc()
+	if !lastDelta.Complete {
+		t.Error("a membership change did not make the read full")
+	}
+	want(got, "inc2", "Inc Group")
+	// ... and the next read, with nothing changed, is a (small) delta again.
+	readInc()
+	if lastDelta.Complete {
+		t.Error("the read after the full read is full again: the mark did not move past the group change")
+	}
+
+	// Removing inc1 from the group is noticed too.
+	if err := admin.Modify(&ldap.ModifyRequest{DN: groupDN, Changes: []ldap.Change{{Operation: ldap.DeleteAttribute,
+		Modification: ldap.PartialAttribute{Type: "member", Vals: []string{userDN("inc1")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got = readInc()
+	want(got, "inc1")
+
+	// Marks the DC cannot vouch for: another DC's, or beyond this DC's counter.
+	m := parseMark(lastDelta.HighWater)
+	for name, bad := range map[string]string{
+		"another DC":  mark{value: m.value, dc: "00000000-0000-0000-0000-000000000001"}.String(),
+		"no DC named": m.value,
+		"the future":  mark{value: m.value + "000", dc: m.dc}.String(),
+	} {
+		c := cfg
+		c.Incremental.Since = bad
+		snap, err := readDC(t, c)
+		if err != nil || !snap.Complete || len(snap.Records) != 2 {
+			t.Errorf("%s: Read = %v, complete %v, %d records; want a full read", name, err, snap != nil && snap.Complete, len(snap.Records))
+		}
+	}
+}
+
+type readerFunc func(context.Context) (*model.Snapshot, error)
+
+func (f readerFunc) Read(ctx context.Context) (*model.Snapshot, error) { return f(ctx) }

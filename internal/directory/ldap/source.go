@@ -299,21 +299,25 @@ func (s *Source) userAttributes() []string {
 	return out
 }
 
-// UserFilter returns the filter Read sends for user entries.
+// UserFilter returns the filter Read sends for user entries when no full read is needed.
 func (s *Source) UserFilter() (string, error) {
+	return s.userFilter(parseMark(s.cfg.Incremental.Since).value)
+}
+
+func (s *Source) userFilter(since string) (string, error) {
 	var clauses []Clause
-	if inc := s.cfg.Incremental; inc.Attribute != "" && inc.Since != "" {
-		clauses = append(clauses, Clause{Attribute: inc.Attribute, Op: OpGreaterOrEqual, Value: inc.Since})
+	if inc := s.cfg.Incremental; inc.Attribute != "" && since != "" {
+		clauses = append(clauses, Clause{Attribute: inc.Attribute, Op: OpGreaterOrEqual, Value: since})
 	}
 	return BuildFilter(s.cfg.UserFilter, clauses...)
 }
 
 // Read returns the people in scope. An incremental read (Incremental.Since set) returns only the
-// entries changed since the mark and is therefore never Complete. When a read fails after some
-// entries arrived, the error comes with a snapshot (Complete=false) of what was read.
+// entries changed since the mark and is then not Complete, unless it had to read everything (see
+// incremental.go), which it does as a full read with a Complete snapshot. When a read fails after
+// some entries arrived, the error comes with a snapshot (Complete=false) of what was read.
 func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
-	filter, err := s.UserFilter()
-	if err != nil {
+	if _, err := s.UserFilter(); err != nil {
 		return nil, err
 	}
 	c, err := s.connect(ctx)
@@ -322,12 +326,32 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 	}
 	defer c.close()
 
-	snap := &model.Snapshot{ReadAt: s.now(), HighWater: s.cfg.Incremental.Since}
+	since := parseMark(s.cfg.Incremental.Since)
+	var dc string
+	if isUSN(s.cfg.Incremental.Attribute) {
+		dc = s.dcIdentity(c)
+	}
+	if since.value != "" {
+		why, err := s.fullReadReason(ctx, c, since, dc)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			s.log.Info("incremental read becomes a full read", "reason", why)
+			since = mark{}
+		}
+	}
+	filter, err := s.userFilter(since.value)
+	if err != nil {
+		return nil, err
+	}
+	snap := &model.Snapshot{ReadAt: s.now(), HighWater: since.String()}
+	start, fromDC := s.startMark(c, dc)
 	var extras []entryExtra // indexed like snap.Records
 	seen := 0
 	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(e *ldap.Entry) {
 		seen++
-		if inc := s.cfg.Incremental.Attribute; inc != "" {
+		if inc := s.cfg.Incremental.Attribute; inc != "" && !fromDC {
 			for _, v := range e.GetEqualFoldAttributeValues(inc) {
 				if snap.HighWater == "" || laterMark(v, snap.HighWater) {
 					snap.HighWater = v
@@ -361,7 +385,10 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 		finish(snap)
 		return snap, err
 	}
-	snap.Complete = s.cfg.Incremental.Since == ""
+	if fromDC {
+		snap.HighWater = start.String()
+	}
+	snap.Complete = since.value == ""
 	finish(snap)
 	return snap, nil
 }
