@@ -310,6 +310,7 @@ func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Po
 		p.AfterGrace = plan.OffboardAction(s.Offboarding.AfterGrace)
 	}
 	p.OutOfScope = plan.OutOfScopeAction(s.Offboarding.OutOfScope)
+	p.CreateDisabled = s.Offboarding.FirstSeenDisabled == "CreateSuspended"
 	if v := s.Safety.MaxDeletions; v != nil {
 		p.MaxDeletions = int(*v)
 	}

@@ -89,8 +89,9 @@ type LDAPSource struct {
 	// Groups configures how group memberships are read.
 	// +optional
 	Groups *LDAPGroups `json:"groups,omitempty"`
-	// Disabled configures how disabled accounts are recognised. Disabled accounts are synced as
-	// suspended (inactive) users, not dropped.
+	// Disabled configures how disabled accounts are recognised. Disabled accounts are read, not
+	// dropped: a SyncTarget suspends their users, and creates users for people already disabled when
+	// first seen only with offboarding.firstSeenDisabled CreateSuspended.
 	// +optional
 	Disabled *LDAPDisabled `json:"disabled,omitempty"`
 	// Incremental enables reading only entries changed since the last read, with a periodic full read.

@@ -21,8 +21,10 @@ type MappingRuleSpec struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Scope string `json:"scope,omitempty"`
-	// IncludeDisabled syncs disabled accounts as inactive users (default). When false they are treated
-	// as absent from the directory, so they are suspended and later offboarded.
+	// IncludeDisabled keeps disabled accounts as inactive users (default): existing users are suspended,
+	// and people disabled when first seen are created (inactive) only when the SyncTarget's
+	// offboarding.firstSeenDisabled is CreateSuspended. When false they are treated as absent from the
+	// directory, so they are suspended and later offboarded.
 	// +kubebuilder:default=true
 	// +optional
 	IncludeDisabled *bool `json:"includeDisabled,omitempty"`

@@ -107,6 +107,13 @@ type Offboarding struct {
 	// +kubebuilder:default=Suspend
 	// +optional
 	OutOfScope string `json:"outOfScope,omitempty"`
+	// FirstSeenDisabled says what happens to a person the directory already disables when the
+	// operator first sees them (no user in the target yet): Skip creates nothing; CreateSuspended
+	// creates the user inactive. Users who exist are suspended when disabled either way.
+	// +kubebuilder:validation:Enum=Skip;CreateSuspended
+	// +kubebuilder:default=Skip
+	// +optional
+	FirstSeenDisabled string `json:"firstSeenDisabled,omitempty"`
 }
 
 // Safety limits.

@@ -15,7 +15,7 @@ import (
 // Desired users:
 //   - without a managed target user: Create, unless some target user already holds the userName
 //     (case-insensitive; Conflict problem, nothing created) or the user is disabled in the
-//     directory (inactive accounts are not created);
+//     directory (inactive accounts are created, inactive, only with Policy.CreateDisabled);
 //   - with one: Update listing the managed string fields that differ (exact comparison); a rename
 //     onto a userName another target user holds is dropped from the update with a Conflict problem;
 //     Reactivate when the target user is inactive but desired active (whoever suspended it: a
@@ -456,8 +456,8 @@ func (p *planner) planDesired(di int32) {
 		}
 	}
 	if !found {
-		if !d.Active {
-			return // disabled in the directory and not in the target: nothing to create
+		if !d.Active && !p.in.Policy.CreateDisabled {
+			return // disabled in the directory and not in the target: nothing to create (unless asked)
 		}
 		if msg := p.nameConflict(d.UserName, d.ExternalID); msg != "" {
 			p.problem(d.UserName, model.ReasonConflict, msg+"; not created")

@@ -244,6 +244,25 @@ func TestCompute(t *testing.T) {
 			in:   Input{Desired: []model.User{person("alice", inactive)}},
 		},
 		{
+			name: "disabled in directory and not in the target, CreateDisabled: created inactive",
+			in: Input{Desired: []model.User{person("alice", inactive)},
+				Policy: policy(func(p *Policy) { p.CreateDisabled = true })},
+			want: []string{"create alice (alice@example.com)"},
+			check: func(t *testing.T, p Plan) {
+				if u := p.Actions[0].User; u == nil || u.Active {
+					t.Errorf("created user %+v, want inactive", u)
+				}
+				if p.Summary.Offboardings != 0 {
+					t.Errorf("creating an inactive user counted as offboarding: %+v", p.Summary)
+				}
+			},
+		},
+		{
+			name: "created inactive, next run: nothing to do",
+			in: Input{Desired: []model.User{person("alice", inactive)}, Actual: []model.User{inTarget(person("alice"), inactive)},
+				Policy: policy(func(p *Policy) { p.CreateDisabled = true })},
+		},
+		{
 			name:      "removed from directory: suspended, grace starts now",
 			in:        Input{Desired: []model.User{alice}, Actual: []model.User{inTarget(alice), inTarget(bob)}},
 			want:      []string{"suspend bob: not in source"},

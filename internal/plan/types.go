@@ -103,6 +103,9 @@ type Policy struct {
 	ApprovedDeletions bool
 	// Controls holds adoption, per-action switches, the per-kind limits, purges and grace extensions.
 	Controls Controls
+	// CreateDisabled creates people whom the directory already disables when they are first seen,
+	// as inactive users; false (the default) creates nothing for them.
+	CreateDisabled bool
 }
 
 // State is carried from one run to the next.
