@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/controllers"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/target/scim"
 )
@@ -118,6 +119,33 @@ func TestE2EAdoption(t *testing.T) {
 		}
 		if len(users) != len(want)+1 {
 			return fmt.Errorf("%d SCIM users, want %d", len(users), len(want)+1)
+		}
+		return nil
+	})
+	// The run's report holds the 100 adoptions and both refusals.
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		reports, err := controllers.ReadReports(context.Background(), k8s, st, true)
+		if err != nil || st.Status.LastReport == "" {
+			return fmt.Errorf("reports: %v, lastReport %q", err, st.Status.LastReport)
+		}
+		adoptions, conflicts := 0, 0
+		for _, r := range reports {
+			if r.Summary.Mode != "applied" {
+				continue
+			}
+			for _, row := range r.Rows {
+				if row.Kind == "Adopt" && row.Outcome == "applied" {
+					adoptions++
+				}
+				if row.Entry == "problem" && row.Kind == "Conflict" {
+					conflicts++
+				}
+			}
+			break
+		}
+		if adoptions != 100 || conflicts < 2 {
+			return fmt.Errorf("first applied report: %d adoptions, %d conflicts", adoptions, conflicts)
 		}
 		return nil
 	})

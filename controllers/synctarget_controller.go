@@ -184,6 +184,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
 	r.publish(st, res, runErr, approval)
 	r.publishRequests(st, res, requests)
+	r.storeReport(ctx, st, res)
 	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		// A run cut by its deadline waits a whole interval before the next one, so that a target
 		// that hangs holds a worker for at most deadline/(deadline+interval) of the time.

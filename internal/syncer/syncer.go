@@ -66,6 +66,8 @@ type Result struct {
 	Counts  Counts
 	// Failures lists actions the target rejected.
 	Failures []model.Problem
+	// Outcomes maps ActionKey of every action that ran to "" (applied) or the target's error.
+	Outcomes map[string]string
 	// State is the planner state to persist after this run.
 	State    plan.State
 	Duration time.Duration
@@ -361,6 +363,14 @@ func (a *applier) done(act plan.Action, err error) {
 		a.o.OnAction(act, err)
 	}
 	c := &a.res.Counts
+	if a.res.Outcomes == nil {
+		a.res.Outcomes = map[string]string{}
+	}
+	if err != nil {
+		a.res.Outcomes[ActionKey(act)] = trim(err.Error(), 300)
+	} else {
+		a.res.Outcomes[ActionKey(act)] = ""
+	}
 	if err != nil {
 		if act.Kind == plan.KindAdopt {
 			a.notAdopted[act.ExternalID] = true
@@ -399,6 +409,11 @@ func (a *applier) done(act plan.Action, err error) {
 	case plan.KindCreateGroup, plan.KindAddMember, plan.KindRemoveMember:
 		c.GroupChanges++
 	}
+}
+
+// ActionKey identifies an action of a plan for Result.Outcomes.
+func ActionKey(a plan.Action) string {
+	return string(a.Kind) + "\x00" + a.ExternalID + "\x00" + a.Group + "\x00" + a.GroupTargetID
 }
 
 // errNotAdopted fails the actions on a user whose adoption failed.
