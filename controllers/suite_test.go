@@ -61,10 +61,12 @@ func runSuite(m *testing.M) int {
 		return m.Run()
 	}
 
-	var log logr.Logger = logr.Discard()
+	// Every line is recorded (managerLogs) for the canary test; E2E_LOG also prints them.
+	var printed logr.LogSink
 	if os.Getenv("E2E_LOG") != "" {
-		log = zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr))
+		printed = zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)).GetSink()
 	}
+	log := logr.New(managerLogs.sink(printed))
 	ctrl.SetLogger(log)
 
 	env := &envtest.Environment{

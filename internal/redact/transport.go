@@ -72,3 +72,17 @@ func Transport(err error) string {
 	}
 	return "the server's answer is not a readable HTTP response"
 }
+
+// Wrap returns an error whose text is Transport(err) while errors.Is and errors.As still reach err
+// (a timeout stays retryable, a refused redirect recognisable).
+func Wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &described{err}
+}
+
+type described struct{ err error }
+
+func (d *described) Error() string { return Transport(d.err) }
+func (d *described) Unwrap() error { return d.err }

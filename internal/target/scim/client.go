@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
+	"github.com/directory-sync/directory-sync-operator/internal/redact"
 	"github.com/directory-sync/directory-sync-operator/internal/target"
 )
 
@@ -474,7 +475,12 @@ func (c *Client) once(ctx context.Context, method, path, rawURL string, header h
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("scim: %s %s: %w", method, path, err)
+		var uerr *url.Error
+		if errors.Is(err, ErrRedirect) && errors.As(err, &uerr) {
+			return fmt.Errorf("scim: %s %s: %w", method, path, uerr.Err) // checkRedirect's own words
+		}
+		// net/http's text quotes the server's bytes (a malformed answer): describe it instead.
+		return fmt.Errorf("scim: %s %s: %w", method, path, redact.Wrap(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -487,13 +493,14 @@ func (c *Client) once(ctx context.Context, method, path, rawURL string, header h
 			if lr.exceeded {
 				return fmt.Errorf("scim: %s %s: the response is larger than %d bytes", method, path, c.opts.Limits.MaxBodyBytes)
 			}
-			return fmt.Errorf("scim: %s %s: decode response: %w", method, path, err)
+			// encoding/json's text quotes the offending character of the body.
+			return fmt.Errorf("scim: %s %s: the response is not the expected JSON (%s)", method, path, jsonErrorKind(err))
 		}
 		return nil
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		// A redirect the client refused (checkRedirect) or one without a Location.
-		return fmt.Errorf("scim: %s %s: %w: %s", method, path, ErrRedirect, resp.Status)
+		return fmt.Errorf("scim: %s %s: %w: %d %s", method, path, ErrRedirect, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := newError(method, path, resp, raw)
@@ -511,7 +518,8 @@ func (c *Client) authorize(req *http.Request) error {
 			// The token endpoint's answer may echo the secret: say what failed, not what it said.
 			var re *oauth2.RetrieveError
 			if errors.As(err, &re) && re.Response != nil {
-				return &target.AuthError{Err: fmt.Errorf("scim: obtaining an OAuth 2.0 token failed: the token endpoint answered %s", re.Response.Status)}
+				code := re.Response.StatusCode // not Status: the reason phrase is the endpoint's own text
+				return &target.AuthError{Err: fmt.Errorf("scim: obtaining an OAuth 2.0 token failed: the token endpoint answered %d %s", code, http.StatusText(code))}
 			}
 			return &target.AuthError{Err: errors.New("scim: obtaining an OAuth 2.0 token failed (token endpoint unreachable or invalid answer)")}
 		}
@@ -593,4 +601,21 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// jsonErrorKind names what kind of JSON error err is, without the quoted input.
+func jsonErrorKind(err error) string {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("a %s where %s was expected at byte %d", typ.Value, typ.Type, typ.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the body ends early"
+	}
+	return "unreadable"
 }

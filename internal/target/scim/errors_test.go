@@ -2,10 +2,13 @@ package scim
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A target that echoes what it was sent — the token, a canary from a person's data — in its error
@@ -44,5 +47,57 @@ func TestErrorNeverQuotesTheTargetsBody(t *testing.T) {
 	e := newError("POST", "/Users", &http.Response{StatusCode: 409, Header: http.Header{}}, []byte(`{"scimType":"uniqueness","detail":"taken"}`))
 	if !strings.Contains(e.Error(), "(uniqueness)") {
 		t.Errorf("error %q does not name the scimType", e)
+	}
+}
+
+// rawTarget answers every connection with answer, whatever was asked.
+func rawTarget(t *testing.T, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				_, _ = conn.Read(make([]byte, 8192))
+				_, _ = conn.Write([]byte(answer))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// Malformed answers, reason phrases and undecodable bodies are described, not quoted.
+func TestTransportErrorsNeverQuoteTheTarget(t *testing.T) {
+	const token = "scim-token-CANARY-2"
+	echo := "Bearer " + token + " CANARY"
+	for _, tc := range []struct{ name, answer string }{
+		{"malformed status line", echo + "\r\n\r\n"},
+		{"malformed header", "HTTP/1.1 200 OK\r\n" + echo + "\r\n\r\n"},
+		{"redirect reason phrase", "HTTP/1.1 302 " + echo + "\r\nContent-Length: 0\r\n\r\n"},
+		{"undecodable body", "HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nContent-Length: " + strconv.Itoa(len(echo)) + "\r\n\r\n" + echo},
+		{"body of the wrong type", "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(echo)+2) + "\r\n\r\n\"" + echo + "\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(rawTarget(t, tc.answer), Options{Token: token, MaxRetries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetUser(context.Background(), "u1")
+			if err == nil {
+				t.Fatal("GetUser succeeded")
+			}
+			if strings.Contains(err.Error(), "CANARY") {
+				t.Errorf("error quotes the target: %v", err)
+			}
+		})
 	}
 }
