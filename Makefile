@@ -7,6 +7,8 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(KUBECTL) kustomize
 # Overlay deployed by make deploy/undeploy: config/default, config/with-webhook or config/namespaced.
 OVERLAY ?= config/default
+# Where make release-manifests writes install.yaml (not committed: built per release).
+DIST ?= dist
 CONTROLLER_GEN = go tool controller-gen
 # Envtest binaries built from source by hack/setup-envtest.sh (the usual download is not reachable).
 ENVTEST_ASSETS = $(CURDIR)/bin/k8s/$(K8S_VERSION)
@@ -107,8 +109,8 @@ undeploy: ## Remove the operator: custom resources first (while the manager runs
 	KUSTOMIZE="$(KUSTOMIZE)" KUBECTL="$(KUBECTL)" hack/undeploy.sh $(OVERLAY)
 
 .PHONY: release-manifests
-release-manifests: ## Write dist/install.yaml (CRDs, RBAC, manager) for `kubectl apply -f`, image IMG.
-	@mkdir -p dist
-	KUSTOMIZE="$(KUSTOMIZE)" hack/render.sh config/default $(IMG) > dist/install.yaml.tmp
-	mv dist/install.yaml.tmp dist/install.yaml
-	@echo "wrote dist/install.yaml"
+release-manifests: ## Write $(DIST)/install.yaml (CRDs, RBAC, manager) for `kubectl apply -f`, image IMG.
+	@mkdir -p $(DIST)
+	KUSTOMIZE="$(KUSTOMIZE)" hack/render.sh config/default $(IMG) > $(DIST)/install.yaml.tmp
+	mv $(DIST)/install.yaml.tmp $(DIST)/install.yaml
+	@echo "wrote $(DIST)/install.yaml"

@@ -128,7 +128,8 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make envtest` and point it at bin/k8s/<version> (make test does)")
 	}
 	requireTool(t, "kubectl", "the install tests drive the API server with kubectl like an admin")
-	env := &envtest.Environment{}
+	// Generous start timeouts: CI shares 2 cores between several API servers.
+	env := &envtest.Environment{ControlPlaneStartTimeout: 3 * time.Minute, ControlPlaneStopTimeout: time.Minute}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("starting envtest: %v", err)
