@@ -230,8 +230,9 @@ type HTTPRecordSource struct {
 
 // DirectorySourceStatus reports what the operator last saw of the source.
 type DirectorySourceStatus struct {
-	// Conditions: Ready and SourceReachable (reasons Unreachable, AuthFailed, InvalidFilter, NotFound,
-	// SecretNotFound, InvalidConfig, Malformed).
+	// Conditions: Ready and SourceReachable (reasons Unreachable, TLSFailed, AuthFailed,
+	// TransportSecurityRequired, SourceIncomplete, InvalidFilter, NotFound, SecretNotFound,
+	// InvalidConfig, Malformed).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
