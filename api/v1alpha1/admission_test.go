@@ -210,8 +210,20 @@ func TestAdmission(t *testing.T) {
 		{"valid rule", &v1.MappingRule{Spec: mappingRule()}, ""},
 		{"from and expression", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
 			{Target: "userName", From: "uid", Expression: "record.attrs.uid"}}}}, "set at most one of from or expression"},
-		{"unknown target field", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
-			{Target: "shoeSize", From: "x"}}}}, "spec.fields[0].target"},
+		{"target that is no attribute path", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
+			{Target: "shoe size", From: "x"}}}}, "spec.fields[0].target"},
+		{"value filter without quotes", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
+			{Target: "emails[type eq work].value", From: "x"}}}}, "spec.fields[0].target"},
+		{"unknown applyOn", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
+			{Target: "role", Default: ptr.To("Member"), ApplyOn: "Sometimes"}}}}, "spec.fields[0].applyOn"},
+		{"attribute paths", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{
+			{Target: "userName", From: "uid"},
+			{Target: `emails[type eq "home"].value`, From: "homeMail"},
+			{Target: `addresses[type eq "work"].locality`, From: "l"},
+			{Target: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter", From: "cc"},
+			{Target: "urn:example:acme:2.0:User:clearance", From: "clearance", Type: "integer"},
+			{Target: "roles", Default: ptr.To("reader"), ApplyOn: v1.ApplyCreate},
+		}}}, ""},
 		{"empty lookup table", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: mappingRule().Fields,
 			Lookups: []v1.LookupTable{{Name: "departments"}}}}, "spec.lookups[0].entries"},
 		{"field without value", &v1.MappingRule{Spec: v1.MappingRuleSpec{Fields: []v1.FieldMapping{

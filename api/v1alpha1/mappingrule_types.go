@@ -42,8 +42,17 @@ type MappingRuleSpec struct {
 	Lookups []LookupTable `json:"lookups,omitempty"`
 }
 
-// TargetField names a field of the target user.
-// +kubebuilder:validation:Enum=userName;displayName;givenName;familyName;email;phoneNumber;title;department;employeeNumber;manager;role;active;groups
+// TargetField names what a field mapping sets: one of the names userName, displayName, givenName,
+// familyName, email, phoneNumber, title, department, employeeNumber, manager, role, active, groups,
+// or a SCIM attribute path (RFC 7644 §3.10): "nickName", "name.middleName",
+// `emails[type eq "home"].value`, `addresses[type eq "work"].locality`, "roles", "entitlements",
+// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter", or an attribute of any
+// custom extension, "urn:example:params:scim:schemas:extension:acme:2.0:User:badgeId".
+// The names are aliases of paths: email is `emails[type eq "work"].value`, department the
+// enterprise department, and so on (see the README).
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=512
+// +kubebuilder:validation:Pattern=`^(urn:[A-Za-z0-9:._-]+:)?[A-Za-z][A-Za-z0-9_$-]*(\[ *[tT][yY][pP][eE] +[eE][qQ] +"[^"\\]*" *\])?(\.[A-Za-z$][A-Za-z0-9_$-]*)?$`
 type TargetField string
 
 // FieldMapping produces one target field from the record.
@@ -51,8 +60,9 @@ type TargetField string
 // +kubebuilder:validation:XValidation:rule="has(self.from) || has(self.expression) || has(self.default)",message="set from, expression or default"
 // +kubebuilder:validation:XValidation:rule="!has(self.lookup) || has(self.from) || has(self.expression)",message="lookup needs from or expression to give the key"
 type FieldMapping struct {
-	// Target field. groups takes a list of strings, active a bool, the others a string.
-	// manager takes the manager's directory ID (e.g. resolved from a DN).
+	// Target field or attribute path. groups takes a list of strings, active a bool, the others a
+	// string unless the attribute's type (or type below) says otherwise. manager takes a reference to
+	// the manager's directory record: its id or its DN (as AD's manager attribute holds it).
 	Target TargetField `json:"target"`
 	// From copies the first value of a directory attribute, e.g. mail or telephoneNumber
 	// (for groups: all values of the attribute).
@@ -73,7 +83,27 @@ type FieldMapping struct {
 	// Required skips records whose value is empty (reason MissingField), e.g. users without email.
 	// +optional
 	Required bool `json:"required,omitempty"`
+	// Type of the value for attributes RFC 7643 does not define (custom extensions): string (default),
+	// boolean, integer, dateTime (RFC 3339; LDAP GeneralizedTime is converted) or stringList (a
+	// multi-valued attribute's values). Known attributes have their RFC type; setting another is an error.
+	// +kubebuilder:validation:Enum=string;boolean;integer;dateTime;stringList
+	// +optional
+	Type string `json:"type,omitempty"`
+	// ApplyOn says when the value is written: Always (default) keeps the target in step with the
+	// directory; Create sets it only when the user is created and leaves it to the app afterwards
+	// (e.g. a default role that admins change in the app).
+	// +kubebuilder:validation:Enum=Always;Create
+	// +optional
+	ApplyOn ApplyOn `json:"applyOn,omitempty"`
 }
+
+// ApplyOn says when a field mapping writes its value.
+type ApplyOn string
+
+const (
+	ApplyAlways ApplyOn = "Always"
+	ApplyCreate ApplyOn = "Create"
+)
 
 // LookupTable translates keys to values.
 type LookupTable struct {

@@ -78,6 +78,8 @@ const (
 	kindString valueKind = iota
 	kindBool
 	kindList
+	kindInt
+	kindDateTime
 )
 
 func kindOf(target string) valueKind {
@@ -90,13 +92,20 @@ func kindOf(target string) valueKind {
 	return kindString
 }
 
-var knownTargets = func() map[string]bool {
-	m := map[string]bool{model.FieldActive: true, model.FieldGroups: true}
-	for _, f := range model.StringFields {
-		m[f] = true
+// kindOfValue is the evaluation kind of an attribute path's value kind.
+func kindOfValue(k model.ValueKind) valueKind {
+	switch k {
+	case model.KindBool:
+		return kindBool
+	case model.KindInt:
+		return kindInt
+	case model.KindDateTime:
+		return kindDateTime
+	case model.KindStrings:
+		return kindList
 	}
-	return m
-}()
+	return kindString
+}
 
 var lookupNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
@@ -119,6 +128,11 @@ type compiledField struct {
 	hasDef   bool
 	defBool  bool // def parsed, for active
 	required bool
+	// attr is set for attribute paths beyond the named fields: the value goes to User.Attributes
+	// with kind vkind.
+	attr       bool
+	vkind      model.ValueKind
+	createOnly bool // applyOn: Create
 }
 
 // compiledRule is one rule ready for evaluation. It is immutable and shared between Mappers.
@@ -211,13 +225,15 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 		}
 	}
 
+	// attrExpr lets attribute expressions return text that is parsed to the attribute's type.
+	attrExpr := false
 	compileExpr := func(where, expr string, want valueKind) cel.Program {
 		ast, iss := env.Compile(expr)
 		if iss.Err() != nil {
 			fail(where, "%s", formatIssues(iss))
 			return nil
 		}
-		if msg := checkOutputType(ast.OutputType(), want); msg != "" {
+		if msg := checkOutputType(ast.OutputType(), want, attrExpr); msg != "" {
 			fail(where, "%s", msg)
 			return nil
 		}
@@ -244,24 +260,55 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 		fail("fields", "at least one field mapping is required")
 	}
 	for _, fm := range spec.Fields {
-		target := string(fm.Target)
-		where := fmt.Sprintf("fields[%s]", target)
-		if !knownTargets[target] {
-			fail(where+".target", "unknown target field %q", target)
+		target, path, perr := model.ResolveTarget(string(fm.Target))
+		where := fmt.Sprintf("fields[%s]", fm.Target)
+		if perr != nil {
+			fail(where+".target", "invalid target: %v", perr)
 			continue
 		}
 		if cr.fields[target] != nil {
-			fail(where, "target mapped twice")
+			fail(where, "target mapped twice (%s)", target)
 			continue
 		}
-		cf := &compiledField{target: target, kind: kindOf(target), from: fm.From, required: fm.Required}
+		attr := !model.IsField(target)
+		vkind := path.Kind()
+		if !attr {
+			vkind = model.KindString
+		}
+		if fm.Type != "" {
+			k, ok := model.ParseKind(fm.Type)
+			known, _ := path.Known()
+			switch {
+			case !ok:
+				fail(where+".type", "unknown type %q (want string, boolean, integer, dateTime or stringList)", fm.Type)
+			case (known || !attr) && k != vkind && target != model.FieldActive && target != model.FieldGroups:
+				fail(where+".type", "%s is a %s attribute, not %s", target, vkind, fm.Type)
+			default:
+				vkind = k
+			}
+		}
+		switch fm.ApplyOn {
+		case "", v1alpha1.ApplyAlways, v1alpha1.ApplyCreate:
+		default:
+			fail(where+".applyOn", "unknown applyOn %q (want Always or Create)", fm.ApplyOn)
+		}
+		if fm.ApplyOn == v1alpha1.ApplyCreate && (target == model.FieldUserName || target == model.FieldActive || target == model.FieldGroups) {
+			fail(where+".applyOn", "%s is always kept in step with the directory", target)
+		}
+		cf := &compiledField{target: target, kind: kindOf(target), from: fm.From, required: fm.Required,
+			attr: attr, vkind: vkind, createOnly: fm.ApplyOn == v1alpha1.ApplyCreate}
+		if attr {
+			cf.kind = kindOfValue(vkind)
+		}
 		switch {
 		case fm.From != "" && fm.Expression != "":
 			fail(where, "set at most one of from or expression")
 		case fm.From == "" && fm.Expression == "" && fm.Default == nil:
 			fail(where, "set from, expression or default")
 		case fm.Expression != "":
+			attrExpr = cf.attr
 			cf.program = compileExpr(where+".expression", fm.Expression, cf.kind)
+			attrExpr = false
 		}
 		if fm.Lookup != "" {
 			if fm.From == "" && fm.Expression == "" {
@@ -273,12 +320,17 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 		}
 		if fm.Default != nil {
 			cf.def, cf.hasDef = *fm.Default, true
-			if cf.kind == kindBool {
+			if cf.kind == kindBool && !cf.attr {
 				b, err := strconv.ParseBool(cf.def)
 				if err != nil {
 					fail(where+".default", "%q is not a bool (true or false)", cf.def)
 				}
 				cf.defBool = b
+			}
+			if cf.attr {
+				if _, err := model.ParseValue(cf.vkind, cf.def); err != nil {
+					fail(where+".default", "%v", err)
+				}
 			}
 		}
 		cr.fields[target] = cf
@@ -298,7 +350,7 @@ func formatIssues(iss *cel.Issues) string {
 	return strings.Join(parts, "; ")
 }
 
-func checkOutputType(t *cel.Type, want valueKind) string {
+func checkOutputType(t *cel.Type, want valueKind, attrString bool) string {
 	if t == nil || t.Kind() == types.DynKind {
 		return "" // checked at evaluation
 	}
@@ -307,7 +359,20 @@ func checkOutputType(t *cel.Type, want valueKind) string {
 		if t.Kind() == types.BoolKind {
 			return ""
 		}
+		if attrString && t.Kind() == types.StringKind {
+			return ""
+		}
 		return fmt.Sprintf("expression returns %s, want bool", t)
+	case kindInt:
+		if t.Kind() == types.IntKind || t.Kind() == types.UintKind || t.Kind() == types.StringKind {
+			return ""
+		}
+		return fmt.Sprintf("expression returns %s, want int or string", t)
+	case kindDateTime:
+		if t.Kind() == types.TimestampKind || t.Kind() == types.StringKind {
+			return ""
+		}
+		return fmt.Sprintf("expression returns %s, want timestamp or string", t)
 	case kindList:
 		if t.Kind() == types.StringKind {
 			return ""

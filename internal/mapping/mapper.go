@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
@@ -50,9 +51,10 @@ type fieldPlan struct {
 
 // Mapper applies a SyncTarget's compiled rules to records. It is safe for concurrent use.
 type Mapper struct {
-	rules   []*compiledRule // by priority desc, then name
-	plans   []fieldPlan     // userName first, so later problems can name the user
-	managed []string
+	rules      []*compiledRule // by priority desc, then name
+	plans      []fieldPlan     // userName first, so later problems can name the user
+	managed    []string
+	createOnly []string
 }
 
 // targetOrder is the order fields are evaluated in.
@@ -67,7 +69,19 @@ func newMapper(compiled []*compiledRule) (*Mapper, error) {
 		return strings.Compare(a.name, b.name)
 	})
 	m := &Mapper{rules: rules}
-	for _, target := range targetOrder {
+	// Named fields first, then attribute paths in sorted order.
+	order := slices.Clone(targetOrder)
+	var paths []string
+	for _, r := range rules {
+		for name, f := range r.fields {
+			if f.attr && !slices.Contains(paths, name) {
+				paths = append(paths, name)
+			}
+		}
+	}
+	slices.Sort(paths)
+	order = append(order, paths...)
+	for _, target := range order {
 		plan := fieldPlan{target: target}
 		for i, r := range rules {
 			if f := r.fields[target]; f != nil {
@@ -77,6 +91,17 @@ func newMapper(compiled []*compiledRule) (*Mapper, error) {
 		if len(plan.candidates) > 0 {
 			m.plans = append(m.plans, plan)
 			m.managed = append(m.managed, target)
+			createOnly := plan.candidates[0].field.createOnly
+			for _, c := range plan.candidates[1:] {
+				if c.field.createOnly != createOnly {
+					return nil, &CompileError{Rule: rules[c.rule].name, Field: fmt.Sprintf("fields[%s].applyOn", target),
+						Message: fmt.Sprintf("rules %q and %q disagree on applyOn for %s; set the same on both",
+							rules[plan.candidates[0].rule].name, rules[c.rule].name, target)}
+				}
+			}
+			if createOnly {
+				m.createOnly = append(m.createOnly, target)
+			}
 		}
 	}
 	if len(m.plans) == 0 || m.plans[0].target != model.FieldUserName {
@@ -88,6 +113,22 @@ func newMapper(compiled []*compiledRule) (*Mapper, error) {
 // ManagedFields returns the model.Field* names the rules map, in a fixed order. The planner only
 // patches these. active is included only when a rule maps it explicitly.
 func (m *Mapper) ManagedFields() []string { return slices.Clone(m.managed) }
+
+// CreateOnlyFields returns the managed fields whose rules say applyOn: Create: they are written
+// when a user is created and never updated.
+func (m *Mapper) CreateOnlyFields() []string { return slices.Clone(m.createOnly) }
+
+// AttributePaths returns the managed attribute paths beyond the named fields (see
+// model.ResolveTarget), sorted.
+func (m *Mapper) AttributePaths() []string {
+	var out []string
+	for _, p := range m.plans {
+		if p.candidates[0].field.attr {
+			out = append(out, p.target)
+		}
+	}
+	return out
+}
 
 // activation resolves the expression variables; one per goroutine, reused across records.
 type activation struct {
@@ -364,6 +405,24 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 		values = nil
 	}
 
+	if f.attr {
+		var v model.Value
+		if f.vkind == model.KindStrings {
+			for i := range values {
+				values[i] = validUTF8(values[i])
+			}
+			v = model.StringsValue(values)
+		} else if len(values) > 0 {
+			var err error
+			if v, err = model.ParseValue(f.vkind, validUTF8(values[0])); err != nil {
+				return problem(model.ReasonExpressionError, "%v", err)
+			}
+		}
+		if !v.IsEmpty() {
+			u.SetAttr(f.target, v)
+		}
+		return nil
+	}
 	switch f.kind {
 	case kindBool:
 		if len(values) == 0 {
@@ -394,6 +453,18 @@ func toStrings(v ref.Val, kind valueKind, buf []string) ([]string, error) {
 		if kind == kindBool {
 			return append(buf, strconv.FormatBool(bool(v))), nil
 		}
+	case types.Int:
+		if kind == kindInt {
+			return append(buf, strconv.FormatInt(int64(v), 10)), nil
+		}
+	case types.Uint:
+		if kind == kindInt {
+			return append(buf, strconv.FormatUint(uint64(v), 10)), nil
+		}
+	case types.Timestamp:
+		if kind == kindDateTime {
+			return append(buf, v.Time.UTC().Format(time.RFC3339Nano)), nil
+		}
 	case types.Null:
 		return buf, nil
 	case traits.Lister:
@@ -412,7 +483,8 @@ func toStrings(v ref.Val, kind valueKind, buf []string) ([]string, error) {
 		}
 		return out, nil
 	}
-	want := map[valueKind]string{kindString: "string", kindBool: "bool", kindList: "list(string) or string"}[kind]
+	want := map[valueKind]string{kindString: "string", kindBool: "bool", kindList: "list(string) or string",
+		kindInt: "int", kindDateTime: "timestamp or string"}[kind]
 	return nil, fmt.Errorf("expression returned %s, want %s", v.Type().TypeName(), want)
 }
 

@@ -53,20 +53,24 @@ type Snapshot struct {
 type User struct {
 	// ExternalID links the target user to its directory record; the operator's ownership marker
 	// (see plan.Policy.ExternalIDPrefix) is part of it.
-	ExternalID     string   `json:"externalId"`
-	UserName       string   `json:"userName"`
-	DisplayName    string   `json:"displayName,omitempty"`
-	GivenName      string   `json:"givenName,omitempty"`
-	FamilyName     string   `json:"familyName,omitempty"`
-	Email          string   `json:"email,omitempty"`
-	PhoneNumber    string   `json:"phoneNumber,omitempty"`
-	Title          string   `json:"title,omitempty"`
-	Department     string   `json:"department,omitempty"`
-	EmployeeNumber string   `json:"employeeNumber,omitempty"`
-	Manager        string   `json:"manager,omitempty"` // the manager's externalId
-	Role           string   `json:"role,omitempty"`
-	Active         bool     `json:"active"`
-	Groups         []string `json:"groups,omitempty"` // group display names
+	ExternalID     string `json:"externalId"`
+	UserName       string `json:"userName"`
+	DisplayName    string `json:"displayName,omitempty"`
+	GivenName      string `json:"givenName,omitempty"`
+	FamilyName     string `json:"familyName,omitempty"`
+	Email          string `json:"email,omitempty"`
+	PhoneNumber    string `json:"phoneNumber,omitempty"`
+	Title          string `json:"title,omitempty"`
+	Department     string `json:"department,omitempty"`
+	EmployeeNumber string `json:"employeeNumber,omitempty"`
+	// Manager is the manager's externalId (with the ownership prefix) once the syncer resolved it.
+	Manager string   `json:"manager,omitempty"`
+	Role    string   `json:"role,omitempty"`
+	Active  bool     `json:"active"`
+	Groups  []string `json:"groups,omitempty"` // group display names
+	// Attributes holds the values of the attribute paths the rules map beyond the named fields
+	// above (see ResolveTarget), keyed by canonical path; nil when the rules map none.
+	Attributes map[string]Value `json:"attributes,omitempty"`
 
 	// TargetID is the id the target assigned (actual users only).
 	TargetID string `json:"targetId,omitempty"`
@@ -142,6 +146,17 @@ func (u *User) stringField(field string) *string {
 	return nil
 }
 
+// Attr returns the value of an attribute path ("" Value when not set).
+func (u *User) Attr(path string) Value { return u.Attributes[path] }
+
+// SetAttr sets the value of an attribute path, allocating the map on first use.
+func (u *User) SetAttr(path string, v Value) {
+	if u.Attributes == nil {
+		u.Attributes = make(map[string]Value, 4)
+	}
+	u.Attributes[path] = v
+}
+
 // ProblemReason is a machine-readable reason an entry was skipped or failed.
 type ProblemReason string
 
@@ -154,6 +169,9 @@ const (
 	ReasonMalformedRow     ProblemReason = "MalformedRow"
 	ReasonConflict         ProblemReason = "Conflict" // target has an unmanaged user with that userName
 	ReasonTargetError      ProblemReason = "TargetError"
+	// ReasonUnresolvedManager: the manager reference matches no directory record or target user;
+	// the manager is left as it is and the rest of the user is synced.
+	ReasonUnresolvedManager ProblemReason = "UnresolvedManager"
 )
 
 // Problem is one entry of the per-user report.

@@ -103,8 +103,11 @@ func validatePolicy(pol Policy) string {
 		return fmt.Sprintf("unknown afterGrace %q (want Keep, Delete or Anonymize)", pol.AfterGrace)
 	}
 	for _, f := range pol.ManagedFields {
-		if f != model.FieldActive && f != model.FieldGroups && !slices.Contains(model.StringFields, f) {
-			return fmt.Sprintf("unknown managed field %q", f)
+		if model.IsField(f) {
+			continue
+		}
+		if _, _, err := model.ResolveTarget(f); err != nil {
+			return fmt.Sprintf("unknown managed field %q (%v)", f, err)
 		}
 	}
 	if pol.MaxDeletionPercent < 0 || pol.MinSourcePercent < 0 {
@@ -142,6 +145,8 @@ type planner struct {
 	pol          Policy
 	now          time.Time
 	stringFields []string // managed string fields, in model.StringFields order
+	attrPaths    []string // managed attribute paths beyond the named fields, sorted
+	caseExact    map[string]bool
 	manageGroups bool
 
 	managedByExt   map[string]int32   // index into Actual; -1 when several target users share it
@@ -176,8 +181,21 @@ type planner struct {
 func newPlanner(in Input) *planner {
 	p := &planner{in: in, pol: in.Policy, now: in.Now.UTC()}
 	for _, f := range model.StringFields {
-		if slices.Contains(p.pol.ManagedFields, f) {
+		// userName is compared even when a rule says applyOn Create: it identifies the user.
+		if slices.Contains(p.pol.ManagedFields, f) && (f == model.FieldUserName || !slices.Contains(p.pol.CreateOnlyFields, f)) {
 			p.stringFields = append(p.stringFields, f)
+		}
+	}
+	for _, f := range p.pol.ManagedFields {
+		if !model.IsField(f) && !slices.Contains(p.pol.CreateOnlyFields, f) {
+			p.attrPaths = append(p.attrPaths, f)
+		}
+	}
+	slices.Sort(p.attrPaths)
+	if len(p.pol.CaseExactFields) > 0 {
+		p.caseExact = make(map[string]bool, len(p.pol.CaseExactFields))
+		for _, f := range p.pol.CaseExactFields {
+			p.caseExact[f] = true
 		}
 	}
 	p.manageGroups = slices.Contains(p.pol.ManagedFields, model.FieldGroups)
@@ -474,7 +492,7 @@ func (p *planner) planDesired(di int32) {
 	a := &p.in.Actual[ai]
 	var fields []string
 	for _, f := range p.stringFields {
-		if d.Get(f) == a.Get(f) {
+		if p.equalString(f, d.Get(f), a.Get(f)) {
 			continue
 		}
 		if f == model.FieldUserName {
@@ -484,6 +502,11 @@ func (p *planner) planDesired(di int32) {
 			}
 		}
 		fields = append(fields, f)
+	}
+	for _, path := range p.attrPaths {
+		if !p.equalValue(path, d.Attr(path), a.Attr(path)) {
+			fields = append(fields, path)
+		}
 	}
 	switch {
 	case adopted && p.pol.Controls.Off.NoUpdate:

@@ -206,10 +206,21 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
-			name: "rename changing only the case",
+			// userName is not caseExact (RFC 7643): a server may store it lower-cased, and a
+			// case-only difference must not be written again every run.
+			name: "a case-only userName difference is no change",
 			in: Input{
 				Desired: []model.User{person("alice", func(u *model.User) { u.UserName = "Alice" })},
 				Actual:  []model.User{inTarget(alice)},
+			},
+			want: nil,
+		},
+		{
+			name: "rename changing only the case, when the target says userName is caseExact",
+			in: Input{
+				Desired: []model.User{person("alice", func(u *model.User) { u.UserName = "Alice" })},
+				Actual:  []model.User{inTarget(alice)},
+				Policy:  policy(func(p *Policy) { p.CaseExactFields = []string{model.FieldUserName} }),
 			},
 			want: []string{"update alice: userName"},
 		},
@@ -643,7 +654,7 @@ func TestCompute(t *testing.T) {
 				Desired: []model.User{alice},
 				Policy:  policy(func(p *Policy) { p.ManagedFields = []string{"mail"} }),
 			},
-			want: []string{`BLOCKED (InvalidPolicy): unknown managed field "mail"`},
+			want: []string{`BLOCKED (InvalidPolicy): unknown managed field "mail" (mail is not an attribute of the core User schema; name custom attributes with their extension URN, e.g. urn:example:2.0:User:mail)`},
 		},
 	}
 	for _, tt := range tests {

@@ -82,10 +82,17 @@ type Policy struct {
 	GracePeriod time.Duration
 	// AfterGrace applies to users suspended for at least GracePeriod; "" means Keep.
 	AfterGrace OffboardAction
-	// ManagedFields lists the model.Field* names the rules produce. Only these string fields are
-	// compared and patched. model.FieldGroups enables membership management. model.FieldActive
-	// (a rule maps active) changes nothing here: a user desired active is always reactivated.
+	// ManagedFields lists the model.Field* names and attribute paths (model.ResolveTarget) the
+	// rules produce. Only these are compared and patched. model.FieldGroups enables membership
+	// management. model.FieldActive (a rule maps active) changes nothing here: a user desired
+	// active is always reactivated.
 	ManagedFields []string
+	// CreateOnlyFields lists managed fields (applyOn: Create) set when a user is created and never
+	// compared or updated afterwards: the app owns them.
+	CreateOnlyFields []string
+	// CaseExactFields lists the managed fields whose values compare case-sensitively (the
+	// target's /Schemas says caseExact). The others compare as RFC 7643 says, see compare.go.
+	CaseExactFields []string
 	// MaxDeletions caps offboardings (suspend+delete+anonymize, including suspensions of users
 	// disabled in the directory) per run; <0 means unlimited and 0 means none without approval.
 	MaxDeletions int
@@ -173,7 +180,8 @@ type Action struct {
 	ExternalID string `json:"externalId,omitempty"`
 	TargetID   string `json:"targetId,omitempty"`
 	UserName   string `json:"userName,omitempty"`
-	// Fields lists the fields an Update patches, in model.StringFields order.
+	// Fields lists the fields an Update patches, in model.StringFields order, then the attribute
+	// paths in sorted order.
 	Fields []string `json:"fields,omitempty"`
 	// User is the desired user for Create and Update (only Fields are patched by an Update). Its
 	// Groups are informational: memberships change only through AddMember/RemoveMember actions.

@@ -128,6 +128,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		incompleteWhy = fmt.Sprintf("%d directory entries could not be read or mapped and have no id, so nobody can tell whose they are", anonymous)
 	}
 
+	prepareFields(&o)
 	actual, err := o.Target.ListUsers(ctx)
 	if err != nil {
 		res.TargetErr = err
@@ -137,6 +138,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		res.TargetErr = err
 		return res, fmt.Errorf("listing target groups: %w", err)
+	}
+
+	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
+		problems = append(problems, resolveManagers(snap.Records, users, actual, o.Policy.ExternalIDPrefix)...)
 	}
 
 	p := plan.Compute(plan.Input{
@@ -288,7 +293,7 @@ func (a *applier) apply(ctx context.Context, act plan.Action) error {
 		return t.UpdateUser(ctx, act.TargetID, model.User{Active: false}, []string{model.FieldActive})
 	case plan.KindAnonymize:
 		anon := plan.AnonymizedUser(model.User{ExternalID: act.ExternalID, TargetID: act.TargetID})
-		return t.UpdateUser(ctx, act.TargetID, anon, anonymizedFields)
+		return t.UpdateUser(ctx, act.TargetID, anon, a.anonymizedFields())
 	case plan.KindDelete:
 		return t.DeleteUser(ctx, act.TargetID)
 	}
@@ -297,6 +302,17 @@ func (a *applier) apply(ctx context.Context, act plan.Action) error {
 
 // anonymizedFields are overwritten by an Anonymize action.
 var anonymizedFields = append(append([]string{}, model.StringFields...), model.FieldActive)
+
+// anonymizedFields returns the named fields and the managed attribute paths: all are cleared.
+func (a *applier) anonymizedFields() []string {
+	fields := anonymizedFields
+	for _, f := range a.o.Policy.ManagedFields {
+		if !model.IsField(f) {
+			fields = append(slices.Clip(fields), f)
+		}
+	}
+	return fields
+}
 
 // applyMemberships sends one request per group and direction, with the users resolved to target ids.
 func (a *applier) applyMemberships(ctx context.Context, actions []plan.Action) {
@@ -359,6 +375,11 @@ func (a *applier) applyMemberships(ctx context.Context, actions []plan.Action) {
 func (a *applier) done(act plan.Action, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if p, ok := partialUpdate(act, err); ok {
+		// Applied except some fields (a manager not in the target): counted, and reported.
+		a.res.Skipped = append(a.res.Skipped, p)
+		err = nil
+	}
 	if a.o.OnAction != nil {
 		a.o.OnAction(act, err)
 	}

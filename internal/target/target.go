@@ -4,6 +4,8 @@ package target
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
@@ -22,3 +24,23 @@ type Target interface {
 	AddMembers(ctx context.Context, groupID string, userIDs []string) error
 	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
 }
+
+// FieldsUser is implemented by targets that need to know the managed fields before ListUsers:
+// attribute paths beyond the named fields (model.User.Attributes) are read and written only for
+// targets implementing it. The syncer calls UseFields with plan.Policy.ManagedFields.
+type FieldsUser interface {
+	UseFields(fields []string)
+}
+
+// PartialUpdateError reports an UpdateUser that applied every field except Fields, for the reason
+// Err (e.g. a manager that is not in the target). The syncer counts the update and reports the rest.
+type PartialUpdateError struct {
+	Fields []string
+	Err    error
+}
+
+func (e *PartialUpdateError) Error() string {
+	return fmt.Sprintf("%s left out: %v", strings.Join(e.Fields, ", "), e.Err)
+}
+
+func (e *PartialUpdateError) Unwrap() error { return e.Err }

@@ -63,7 +63,17 @@ const uniqueUserName = (data, id) => {
 };
 const uniqueDisplayName = () => {};
 
-SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false), {
+// A custom extension (SCIMMY insists on the urn:ietf:params:scim:schemas: prefix), as apps define them, to test mapping rules that target any extension URN.
+const AcmeUserSchema = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+const acmeUser = new SCIMMY.Types.SchemaDefinition("AcmeUser", AcmeUserSchema, "Test extension", [
+    new SCIMMY.Types.Attribute("string", "badgeId", {caseExact: true}),
+    new SCIMMY.Types.Attribute("integer", "clearance"),
+    new SCIMMY.Types.Attribute("boolean", "contractor"),
+    new SCIMMY.Types.Attribute("dateTime", "startDate"),
+    new SCIMMY.Types.Attribute("string", "skills", {multiValued: true}),
+]);
+
+SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false).extend(acmeUser, false), {
     ingress: ingress(store.users, uniqueUserName),
     egress: egress(store.users, (u) => ({...u, groups: groupsOf(u.id)})),
     degress: (resource) => {

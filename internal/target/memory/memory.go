@@ -63,6 +63,15 @@ type Target struct {
 	nextID    int
 	calls     map[string]int
 	faults    map[string]fault
+	normalize func(*model.User)
+}
+
+// SetNormalizer makes the target rewrite every user it stores with f, as real servers rewrite
+// values they store (lower-cased emails, reformatted phone numbers); nil turns it off.
+func (t *Target) SetNormalizer(f func(*model.User)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.normalize = f
 }
 
 type fault struct {
@@ -193,6 +202,10 @@ func (t *Target) idInUse(id string) bool {
 
 func (t *Target) insertUser(u model.User) {
 	u.Groups = nil
+	u.Attributes = maps.Clone(u.Attributes)
+	if t.normalize != nil {
+		t.normalize(&u)
+	}
 	t.users[u.TargetID] = &u
 	if u.ExternalID != "" {
 		if t.extCount[u.ExternalID] == 0 {
@@ -241,6 +254,7 @@ func (t *Target) listUsers() []model.User {
 	out := make([]model.User, 0, len(t.users))
 	for _, u := range t.users {
 		c := *u
+		c.Attributes = maps.Clone(u.Attributes)
 		if gs := t.memberOf[u.TargetID]; len(gs) > 0 {
 			c.Groups = make([]string, 0, len(gs))
 			for gid := range gs {
@@ -299,7 +313,8 @@ func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
 	return u.TargetID, nil
 }
 
-// UpdateUser sets the named fields (model.StringFields and model.FieldActive) of the user from u.
+// UpdateUser sets the named fields (model.StringFields, model.FieldActive and attribute paths) of
+// the user from u; an empty attribute value removes the attribute.
 // A rename onto a userName another user holds is an ErrConflict; nothing is changed on error.
 func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, fields []string) error {
 	t.mu.Lock()
@@ -312,6 +327,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		return fmt.Errorf("update user %s: %w", targetID, ErrNotFound)
 	}
 	next := *cur
+	next.Attributes = maps.Clone(cur.Attributes)
 	for _, f := range fields {
 		switch {
 		case f == model.FieldActive:
@@ -319,6 +335,12 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		case f == model.FieldExternalID:
 			next.ExternalID = u.ExternalID
 		case next.Set(f, u.Get(f)):
+		case !model.IsField(f) && validPath(f):
+			if v := u.Attr(f); v.IsEmpty() {
+				delete(next.Attributes, f)
+			} else {
+				next.SetAttr(f, v)
+			}
 		default:
 			return fmt.Errorf("update user %s: unknown field %q: %w", targetID, f, ErrInvalid)
 		}
@@ -343,8 +365,16 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 			t.extCount[next.ExternalID]++
 		}
 	}
+	if t.normalize != nil {
+		t.normalize(&next)
+	}
 	*cur = next
 	return nil
+}
+
+func validPath(f string) bool {
+	_, _, err := model.ResolveTarget(f)
+	return err == nil
 }
 
 func (t *Target) decName(lower string) {

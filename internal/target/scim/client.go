@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,10 +283,16 @@ func (c *Client) delete(ctx context.Context, path string) error {
 }
 
 func userSchemas(u *User) []string {
+	out := []string{SchemaUser}
 	if u.Enterprise != nil {
-		return []string{SchemaUser, SchemaEnterpriseUser}
+		out = append(out, SchemaEnterpriseUser)
 	}
-	return []string{SchemaUser}
+	for _, urn := range extensionSchemas(u.Extra) {
+		if !slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, urn) }) {
+			out = append(out, urn)
+		}
+	}
+	return out
 }
 
 // listAll pages through a query with startIndex/count until totalResults are read. It copes with

@@ -57,6 +57,60 @@ type Target struct {
 	duplicates  []model.Problem            // owned groups listed more than once
 	relistMu    sync.Mutex                 // one fresh listing at a time
 	relists     int                        // fresh listings made after ambiguous failures
+
+	// Managed attribute paths beyond the named fields (UseFields), and the typed entries
+	// (emails[type eq "work"]) listed users lack: an update adds those and replaces the others in place.
+	paths     []attrPath
+	trackWork bool                // the email or phoneNumber alias is managed
+	missing   map[string][]string // target id → entryKeys of managed typed entries it lacks
+}
+
+var (
+	workEmailPath = attrPath{name: model.FieldEmail, path: mustPath(model.Aliases[model.FieldEmail])}
+	workPhonePath = attrPath{name: model.FieldPhoneNumber, path: mustPath(model.Aliases[model.FieldPhoneNumber])}
+)
+
+func mustPath(s string) model.Path {
+	p, err := model.ParsePath(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// UseFields tells the target the managed fields (plan.Policy.ManagedFields): attribute paths
+// among them are read by ListUsers and written by CreateUser and UpdateUser. Invalid paths are
+// ignored (the mapping compiler reports them).
+func (t *Target) UseFields(fields []string) {
+	var paths []string
+	trackWork := false
+	for _, f := range fields {
+		switch {
+		case f == model.FieldEmail || f == model.FieldPhoneNumber:
+			trackWork = true
+		case !model.IsField(f):
+			if _, _, err := model.ResolveTarget(f); err == nil {
+				paths = append(paths, f)
+			}
+		}
+	}
+	aps, _ := parseAttrPaths(paths)
+	t.mu.Lock()
+	t.paths, t.trackWork = aps, trackWork
+	t.mu.Unlock()
+}
+
+// rawUser is a listed user decoded twice: typed, and as a map for attribute paths.
+type rawUser struct {
+	User
+	raw map[string]any
+}
+
+func (r *rawUser) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &r.User); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &r.raw)
 }
 
 // NewTarget wraps c.
@@ -87,14 +141,28 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 	if _, err := t.c.Discover(ctx); err != nil {
 		return nil, err
 	}
+	t.mu.Lock()
+	paths, trackWork := t.paths, t.trackWork
+	t.mu.Unlock()
 	var (
 		users  []User
+		raws   []rawUser
 		groups []Group
 		gErr   error
+		uErr   error
 		wg     sync.WaitGroup
 	)
 	wg.Go(func() { groups, gErr = t.c.ListGroups(ctx, "") })
-	users, uErr := t.c.ListUsers(ctx, "")
+	if len(paths) > 0 {
+		// Attribute paths need the resources as maps too.
+		raws, uErr = listAll[rawUser](ctx, t.c, "/Users", "")
+		users = make([]User, len(raws))
+		for i := range raws {
+			users[i] = raws[i].User
+		}
+	} else {
+		users, uErr = t.c.ListUsers(ctx, "")
+	}
 	wg.Wait()
 	if err := errors.Join(uErr, gErr); err != nil {
 		return nil, err
@@ -118,16 +186,62 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 		}
 	}
 	out := make([]model.User, 0, len(users))
-	for _, u := range users {
+	t.mu.Lock()
+	t.missing = map[string][]string{}
+	for i, u := range users {
 		mu := toModel(&u)
 		if u.Enterprise != nil && u.Enterprise.Manager != nil {
 			mu.Manager = extByID[u.Enterprise.Manager.Value]
 		}
 		mu.Groups = groupsByMember[u.ID]
 		slices.Sort(mu.Groups)
+		if trackWork {
+			if !hasType(u.Emails, "work") {
+				t.missing[u.ID] = append(t.missing[u.ID], entryKey(workEmailPath.path))
+			}
+			if !hasType(u.PhoneNumbers, "work") {
+				t.missing[u.ID] = append(t.missing[u.ID], entryKey(workPhonePath.path))
+			}
+		}
+		if len(paths) > 0 {
+			t.readAttributes(&mu, raws[i].raw, paths)
+		}
 		out = append(out, mu)
 	}
+	t.mu.Unlock()
 	return out, nil
+}
+
+// readAttributes sets mu.Attributes from a decoded resource and notes missing typed entries;
+// t.mu is held.
+func (t *Target) readAttributes(mu *model.User, raw map[string]any, paths []attrPath) {
+	for _, ap := range paths {
+		v, present := readPath(raw, ap)
+		if ap.path.Filtered && !present {
+			k := entryKey(ap.path)
+			if !slices.Contains(t.missing[mu.TargetID], k) {
+				t.missing[mu.TargetID] = append(t.missing[mu.TargetID], k)
+			}
+		}
+		if !v.IsEmpty() {
+			mu.SetAttr(ap.name, v)
+		}
+	}
+}
+
+func hasType(values []MultiValued, typ string) bool {
+	return slices.ContainsFunc(values, func(v MultiValued) bool { return strings.EqualFold(v.Type, typ) })
+}
+
+// typedValue returns the value of the first entry of type typ, else the primary or first one
+// (for servers that drop types).
+func typedValue(values []MultiValued, typ string) string {
+	for _, v := range values {
+		if strings.EqualFold(v.Type, typ) {
+			return v.Value
+		}
+	}
+	return PrimaryValue(values, "")
 }
 
 // learnUsers records a listing; complete says it was a full one.
@@ -317,6 +431,17 @@ func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
 		}
 	}
 	su := fromModel(u)
+	if len(u.Attributes) > 0 {
+		t.mu.Lock()
+		paths := t.paths
+		t.mu.Unlock()
+		su.Extra = map[string]any{}
+		for _, ap := range paths {
+			if v := u.Attr(ap.name); !v.IsEmpty() {
+				setPath(su.Extra, ap.path, jsonValue(ap, v))
+			}
+		}
+	}
 	if u.Manager != "" {
 		id, err := t.resolveManager(ctx, u.Manager)
 		switch {
@@ -400,8 +525,8 @@ func toModel(u *User) model.User {
 	m := model.User{
 		TargetID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName, DisplayName: u.DisplayName,
 		Title: u.Title, Active: u.IsActive(),
-		Email:       PrimaryValue(u.Emails, "work"),
-		PhoneNumber: PrimaryValue(u.PhoneNumbers, "work"),
+		Email:       typedValue(u.Emails, "work"),
+		PhoneNumber: typedValue(u.PhoneNumbers, "work"),
 		Role:        PrimaryValue(u.Roles, ""),
 	}
 	if u.Name != nil {
@@ -471,16 +596,28 @@ func (t *Target) resolveManager(ctx context.Context, externalID string) (string,
 	return "", fmt.Errorf("%w: externalId %q", ErrUnknownManager, externalID)
 }
 
-// UpdateUser changes only the named fields (model.Field* constants) of the target user to u's
-// values; an empty value removes the attribute. It uses PATCH when the target supports it, else
-// reads the user, changes it and PUTs it back (attributes the client does not know are kept), with
-// If-Match where the target supports ETags.
+// UpdateUser changes only the named fields (model.Field* constants and attribute paths) of the
+// target user to u's values; an empty value removes the attribute, and a typed entry
+// (emails[type eq "work"]) is changed in place or added, leaving entries of other types alone.
+// It uses PATCH when the target supports it, else reads the user, changes it and PUTs it back
+// (attributes the client does not know are kept), with If-Match where the target supports ETags.
+// A manager not in the target is left out and reported with a *target.PartialUpdateError after
+// the rest is applied.
 func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, fields []string) error {
-	ops, err := t.patchOps(ctx, u, fields)
-	if err != nil || len(ops) == 0 {
-		return err
+	return t.updateUser(ctx, targetID, u, fields, false)
+}
+
+// updateUser is UpdateUser; whole makes the email and phoneNumber aliases replace every entry
+// (anonymization leaves no other address behind).
+func (t *Target) updateUser(ctx context.Context, targetID string, u model.User, fields []string, whole bool) error {
+	ops, skipped, err := t.patchOps(ctx, targetID, u, fields, whole)
+	if err == nil && len(ops) > 0 {
+		err = t.applyOps(ctx, targetID, ops)
 	}
-	return t.applyOps(ctx, targetID, ops)
+	if err == nil && skipped != nil {
+		return &target.PartialUpdateError{Fields: []string{model.FieldManager}, Err: skipped}
+	}
+	return err
 }
 
 func (t *Target) applyOps(ctx context.Context, targetID string, ops []PatchOp) error {
@@ -520,11 +657,13 @@ func (t *Target) replaceWith(ctx context.Context, targetID string, etag bool, ch
 	change(raw)
 	delete(raw, "groups") // read-only
 	delete(raw, "meta")
-	if _, ok := raw[SchemaEnterpriseUser]; ok {
-		raw["schemas"] = []string{SchemaUser, SchemaEnterpriseUser}
-	} else {
-		raw["schemas"] = []string{SchemaUser}
+	schemas := []string{SchemaUser}
+	for _, urn := range extensionSchemas(raw) {
+		if !strings.EqualFold(urn, SchemaUser) {
+			schemas = append(schemas, urn)
+		}
 	}
+	raw["schemas"] = schemas
 	return t.c.doWith(ctx, http.MethodPut, path, nil, header, raw, nil)
 }
 
@@ -556,11 +695,11 @@ func (t *Target) Anonymize(ctx context.Context, targetID string, anon model.User
 	if t.opts.AlwaysAnonymizedEmail || caps.emailRequired() {
 		anon.Email = t.AnonymizedEmail(anon.ExternalID)
 	}
-	err = t.UpdateUser(ctx, targetID, anon, fields)
+	err = t.updateUser(ctx, targetID, anon, fields, true)
 	if statusOf(err) == http.StatusBadRequest && anon.Email == "" {
 		// Some targets require an email without saying so in /Schemas.
 		anon.Email = t.AnonymizedEmail(anon.ExternalID)
-		err = t.UpdateUser(ctx, targetID, anon, fields)
+		err = t.updateUser(ctx, targetID, anon, fields, true)
 	}
 	if err != nil {
 		return err
@@ -661,9 +800,28 @@ func empty(v any) bool {
 	return false
 }
 
-// patchOps translates model fields to PATCH operations.
-func (t *Target) patchOps(ctx context.Context, u model.User, fields []string) ([]PatchOp, error) {
-	var ops []PatchOp
+// presence returns whether the user targetID has typed entries: from the listing, else (a user
+// this Target did not list) by reading the user.
+func (t *Target) presence(ctx context.Context, targetID string) (func(model.Path) bool, error) {
+	t.mu.Lock()
+	listed, missing := t.listed && t.missing != nil, t.missing[targetID]
+	t.mu.Unlock()
+	if listed {
+		return func(p model.Path) bool { return !slices.Contains(missing, entryKey(p)) }, nil
+	}
+	var raw map[string]any
+	if err := t.c.do(ctx, http.MethodGet, "/Users/"+url.PathEscape(targetID), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return func(p model.Path) bool {
+		_, present := readPath(raw, attrPath{path: p})
+		return present
+	}, nil
+}
+
+// patchOps translates model fields to PATCH operations. A manager unknown to the target is left
+// out and returned as skipped.
+func (t *Target) patchOps(ctx context.Context, targetID string, u model.User, fields []string, whole bool) (ops []PatchOp, skipped, err error) {
 	set := func(path string, empty bool, value any) {
 		if empty {
 			ops = append(ops, PatchOp{Op: "remove", Path: path})
@@ -671,12 +829,16 @@ func (t *Target) patchOps(ctx context.Context, u model.User, fields []string) ([
 			ops = append(ops, PatchOp{Op: "replace", Path: path, Value: value})
 		}
 	}
+	var typed []attrChange
+	t.mu.Lock()
+	paths := t.paths
+	t.mu.Unlock()
 	nameDone := false
 	for _, f := range fields {
 		switch f {
 		case model.FieldUserName:
 			if u.UserName == "" {
-				return nil, errors.New("scim: userName cannot be removed")
+				return nil, nil, errors.New("scim: userName cannot be removed")
 			}
 			set("userName", false, u.UserName)
 		case model.FieldDisplayName:
@@ -695,10 +857,20 @@ func (t *Target) patchOps(ctx context.Context, u model.User, fields []string) ([
 				}
 			}
 			set("name.formatted", formatted(u) == "", formatted(u))
+		// The email and phoneNumber aliases own the "work" entry. Emptied (the directory has none)
+		// they remove every entry, as the value they read may come from an untyped one.
 		case model.FieldEmail:
-			set("emails", u.Email == "", workEmail(u.Email))
+			if u.Email == "" || whole {
+				set("emails", u.Email == "", workEmail(u.Email))
+				continue
+			}
+			typed = append(typed, attrChange{workEmailPath, model.StringValue(u.Email)})
 		case model.FieldPhoneNumber:
-			set("phoneNumbers", u.PhoneNumber == "", workPhone(u.PhoneNumber))
+			if u.PhoneNumber == "" || whole {
+				set("phoneNumbers", u.PhoneNumber == "", workPhone(u.PhoneNumber))
+				continue
+			}
+			typed = append(typed, attrChange{workPhonePath, model.StringValue(u.PhoneNumber)})
 		case model.FieldRole:
 			set("roles", u.Role == "", primaryRole(u.Role))
 		case model.FieldDepartment, model.FieldEmployeeNumber:
@@ -709,53 +881,39 @@ func (t *Target) patchOps(ctx context.Context, u model.User, fields []string) ([
 				continue
 			}
 			id, err := t.resolveManager(ctx, u.Manager)
+			if errors.Is(err, ErrUnknownManager) {
+				skipped = err
+				continue
+			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			set(enterprisePrefix+"manager", false, Manager{Value: id})
 		case model.FieldActive:
 			ops = append(ops, PatchOp{Op: "replace", Path: "active", Value: u.Active})
 		case model.FieldExternalID:
 			if u.ExternalID == "" {
-				return nil, errors.New("scim: externalId cannot be removed")
+				return nil, nil, errors.New("scim: externalId cannot be removed")
 			}
 			set("externalId", false, u.ExternalID)
 		default:
-			return nil, fmt.Errorf("scim: field %q cannot be updated with UpdateUser", f)
+			i := slices.IndexFunc(paths, func(ap attrPath) bool { return ap.name == f })
+			if i < 0 {
+				return nil, nil, fmt.Errorf("scim: field %q cannot be updated: not among the managed fields (UseFields)", f)
+			}
+			typed = append(typed, attrChange{paths[i], u.Attr(f)})
 		}
 	}
-	return ops, nil
-}
-
-// applyOp applies one of patchOps' operations (plain or "urn:…:attr" paths, one level of
-// sub-attribute) to a decoded resource, for targets without PATCH.
-func applyOp(res map[string]any, op PatchOp) {
-	obj, path := res, op.Path
-	if strings.HasPrefix(path, enterprisePrefix) {
-		ext, _ := res[SchemaEnterpriseUser].(map[string]any)
-		if ext == nil {
-			ext = map[string]any{}
-			res[SchemaEnterpriseUser] = ext
+	if len(typed) > 0 {
+		present := func(model.Path) bool { return true }
+		if slices.ContainsFunc(typed, func(c attrChange) bool { return c.ap.path.Filtered }) {
+			if present, err = t.presence(ctx, targetID); err != nil {
+				return nil, nil, err
+			}
 		}
-		obj, path = ext, strings.TrimPrefix(path, enterprisePrefix)
+		ops = append(ops, attrOps(typed, present)...)
 	}
-	if parent, sub, ok := strings.Cut(path, "."); ok {
-		child, _ := obj[parent].(map[string]any)
-		if child == nil {
-			child = map[string]any{}
-			obj[parent] = child
-		}
-		obj, path = child, sub
-	}
-	if op.Op == "remove" {
-		delete(obj, path)
-		return
-	}
-	// Round-trip typed values so the map holds plain JSON values.
-	b, _ := json.Marshal(op.Value)
-	var v any
-	_ = json.Unmarshal(b, &v)
-	obj[path] = v
+	return ops, skipped, nil
 }
 
 // DeleteUser deletes a user; an already deleted user is not an error.

@@ -48,6 +48,48 @@ type User struct {
 	Groups       []MultiValued   `json:"groups,omitempty"` // read-only: the groups the user is in
 	Enterprise   *EnterpriseUser `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
 	Meta         *Meta           `json:"meta,omitempty"`
+	// Extra holds further attributes to send (attribute paths of mapping rules), merged into the
+	// encoding: objects merge, lists append. Not decoded.
+	Extra map[string]any `json:"-"`
+}
+
+// MarshalJSON encodes u with Extra merged in.
+func (u User) MarshalJSON() ([]byte, error) {
+	type plainUser User
+	b, err := json.Marshal(plainUser(u))
+	if err != nil || len(u.Extra) == 0 {
+		return b, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	extra, _ := plain(u.Extra).(map[string]any)
+	mergeJSON(m, extra)
+	return json.Marshal(m)
+}
+
+func mergeJSON(dst, src map[string]any) {
+	for k, v := range src {
+		key, ok := lookupKey(dst, k)
+		if !ok {
+			dst[k] = v
+			continue
+		}
+		switch cur := dst[key].(type) {
+		case map[string]any:
+			if sv, ok := v.(map[string]any); ok {
+				mergeJSON(cur, sv)
+				continue
+			}
+		case []any:
+			if sv, ok := v.([]any); ok {
+				dst[key] = append(cur, sv...)
+				continue
+			}
+		}
+		dst[key] = v
+	}
 }
 
 // IsActive returns the active flag; a user without one counts as active.

@@ -87,6 +87,25 @@ func TestMappingRuleWebhookRejectsBadCEL(t *testing.T) {
 		t.Fatalf("want a rejection of a scope that is not bool, got %v", err)
 	}
 
+	// Attribute paths are checked: syntax by the CRD, meaning by the compiler.
+	unknownAttr := rule("unknown-attr", v1.FieldMapping{Target: "userName", From: "uid"},
+		v1.FieldMapping{Target: "shoeSize", From: "shoe"})
+	if err := c.Create(ctx, unknownAttr); err == nil || !strings.Contains(err.Error(), "spec.fields[shoeSize].target") ||
+		!strings.Contains(err.Error(), "extension URN") {
+		t.Fatalf("want a rejection of an attribute the core schema lacks, got %v", err)
+	}
+	wrongAttrType := rule("wrong-attr-type", v1.FieldMapping{Target: "userName", From: "uid"},
+		v1.FieldMapping{Target: "nickName", From: "nick", Type: "integer"})
+	if err := c.Create(ctx, wrongAttrType); err == nil || !strings.Contains(err.Error(), "spec.fields[nickName].type") {
+		t.Fatalf("want a rejection of a type the RFC contradicts, got %v", err)
+	}
+	paths := rule("paths", v1.FieldMapping{Target: "userName", From: "uid"},
+		v1.FieldMapping{Target: `phoneNumbers[type eq "mobile"].value`, From: "mobile"},
+		v1.FieldMapping{Target: "urn:example:acme:2.0:User:startDate", From: "whenCreated", Type: "dateTime"})
+	if err := c.Create(ctx, paths); err != nil {
+		t.Fatalf("a rule with attribute paths was rejected: %v", err)
+	}
+
 	// Updates are checked too.
 	good.Spec.Fields[1].Expression = "undefinedVariable"
 	if err := c.Update(ctx, good); err == nil || !strings.Contains(err.Error(), "spec.fields[displayName].expression") {

@@ -1,0 +1,124 @@
+package syncer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/plan"
+	"github.com/directory-sync/directory-sync-operator/internal/target"
+)
+
+// prepareFields completes the policy from the mapper (fields written only on create) and tells the
+// target which fields, attribute paths included, it reads and writes.
+func prepareFields(o *Options) {
+	if o.Mapper != nil && o.Policy.CreateOnlyFields == nil {
+		o.Policy.CreateOnlyFields = o.Mapper.CreateOnlyFields()
+	}
+	if ft, ok := o.Target.(target.FieldsUser); ok {
+		ft.UseFields(o.Policy.ManagedFields)
+	}
+}
+
+// resolveManagers turns each desired user's manager reference — the manager's directory id or DN,
+// as a rule maps it (AD's manager attribute is a DN) — into the manager's externalId with the
+// ownership prefix, which is what targets list and resolve. A reference that matches no record,
+// or a manager who is not synced to the target, is reported and the manager is left as the target
+// has it, so that the rest of the user's update still applies. users carry prefixed externalIds.
+func resolveManagers(records []model.Record, users, actual []model.User, prefix string) []model.Problem {
+	if !slices.ContainsFunc(users, func(u model.User) bool { return u.Manager != "" }) {
+		return nil
+	}
+	ids := make(map[string]struct{}, len(records))
+	byDN := make(map[string]string, len(records))
+	for i := range records {
+		ids[records[i].ID] = struct{}{}
+		if records[i].DN != "" {
+			byDN[normalizeDN(records[i].DN)] = records[i].ID
+		}
+	}
+	synced := make(map[string]struct{}, len(users)+len(actual))
+	for i := range users {
+		synced[users[i].ExternalID] = struct{}{}
+	}
+	actualManager := make(map[string]string, len(actual))
+	for i := range actual {
+		synced[actual[i].ExternalID] = struct{}{}
+		actualManager[actual[i].ExternalID] = actual[i].Manager
+	}
+	var problems []model.Problem
+	for i := range users {
+		u := &users[i]
+		ref := u.Manager
+		if ref == "" {
+			continue
+		}
+		id := ""
+		if _, ok := ids[ref]; ok {
+			id = ref
+		} else if dnID, ok := byDN[normalizeDN(ref)]; ok {
+			id = dnID
+		}
+		var why string
+		switch {
+		case id == "":
+			why = "matches no directory record (by id or DN)"
+		case !has(synced, prefix+id):
+			why = "is a directory record that is not synced to the target (out of scope or skipped)"
+		default:
+			u.Manager = prefix + id
+			continue
+		}
+		u.Manager = actualManager[u.ExternalID]
+		subject := u.UserName
+		if subject == "" {
+			subject = u.ExternalID
+		}
+		problems = append(problems, model.Problem{Subject: subject, Reason: model.ReasonUnresolvedManager,
+			Message: fmt.Sprintf("manager reference %s %s; the manager is left as it is and the rest is synced", quoteShort(ref), why)})
+	}
+	return problems
+}
+
+func has(m map[string]struct{}, k string) bool { _, ok := m[k]; return ok }
+
+// normalizeDN makes DNs that differ only in case or in spaces around separators equal.
+func normalizeDN(dn string) string {
+	parts := strings.Split(dn, ",")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			parts[i] = strings.ToLower(strings.TrimSpace(p))
+			continue
+		}
+		parts[i] = strings.ToLower(strings.TrimSpace(k)) + "=" + strings.ToLower(strings.TrimSpace(v))
+	}
+	return strings.Join(parts, ",")
+}
+
+func quoteShort(s string) string {
+	if len(s) > 120 {
+		s = strings.ToValidUTF8(s[:120], "") + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// partialUpdate reports an update a target applied except for some fields, as a problem.
+func partialUpdate(act plan.Action, err error) (model.Problem, bool) {
+	var pe *target.PartialUpdateError
+	if !errors.As(err, &pe) {
+		return model.Problem{}, false
+	}
+	reason := model.ReasonTargetError
+	if slices.Contains(pe.Fields, model.FieldManager) {
+		reason = model.ReasonUnresolvedManager
+	}
+	subject := act.UserName
+	if subject == "" {
+		subject = act.ExternalID
+	}
+	return model.Problem{Subject: subject, Reason: reason,
+		Message: fmt.Sprintf("updated except %s: %s", strings.Join(pe.Fields, ", "), trim(pe.Err.Error(), 300))}, true
+}
