@@ -164,9 +164,10 @@ func (e *env) runErr(ctx context.Context, src directory.Source, opts ...func(*sy
 	return res, err
 }
 
+// user finds a user by userName, which is not case-sensitive (RFC 7643).
 func (e *env) user(login string) (model.User, bool) {
 	for _, u := range e.target.Users() {
-		if u.UserName == login {
+		if strings.EqualFold(u.UserName, login) {
 			return u, true
 		}
 	}
