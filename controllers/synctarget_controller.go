@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -391,7 +392,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		return
 	}
 	p := res.Plan
-	problems := append(slices.Clone(res.Skipped), res.Failures...)
+	problems := append(append(slices.Clone(res.Skipped), res.Failures...), res.Warnings...)
 	status.Problems = problemsForStatus(problems, 50)
 	status.ProblemsTotal = int32(len(problems))
 	now := metav1.NewTime(r.now())
@@ -452,6 +453,13 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonPartialFailure, msg)
 		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonPartialFailure, msg)
 		warn(v1.ReasonPartialFailure, "Sync", msg)
+	case len(res.UnknownAttributes) > 0:
+		// The rest is in sync, but an attribute a rule maps is never written.
+		msg := unknownAttributesMessage(res.UnknownAttributes)
+		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("%d users in sync; last run %s", status.ManagedUsers, summary))
+		set(v1.ConditionSynced, metav1.ConditionTrue, v1.ReasonSucceeded, summary)
+		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonUnknownAttribute, msg)
+		warn(v1.ReasonUnknownAttribute, "Sync", msg)
 	default:
 		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("%d users in sync; last run %s", status.ManagedUsers, summary))
 		set(v1.ConditionSynced, metav1.ConditionTrue, v1.ReasonSucceeded, summary)
@@ -589,4 +597,13 @@ func (r *SyncTargetReconciler) listTargets(ctx context.Context, ns, index, value
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
 	}
 	return reqs
+}
+
+// unknownAttributesMessage names rule, field and schema of each attribute the target does not define.
+func unknownAttributesMessage(problems []model.Problem) string {
+	parts := make([]string, 0, len(problems))
+	for _, p := range problems {
+		parts = append(parts, p.Subject+": "+p.Message)
+	}
+	return truncate("mapped attributes the target does not define: "+strings.Join(parts, "; "), 1000)
 }

@@ -43,6 +43,8 @@ const (
 	ReasonPartialFailure            = "PartialFailure"
 	ReasonDryRun                    = "DryRun"
 	ReasonSuspended                 = "Suspended"
+	// ReasonUnknownAttribute: a MappingRule maps an attribute the target's /Schemas does not define.
+	ReasonUnknownAttribute = "UnknownAttribute"
 )
 
 // AnnotationSyncRequested, set on a SyncTarget to a new value (e.g. the current time), starts a run

@@ -118,6 +118,19 @@ func (m *Mapper) ManagedFields() []string { return slices.Clone(m.managed) }
 // when a user is created and never updated.
 func (m *Mapper) CreateOnlyFields() []string { return slices.Clone(m.createOnly) }
 
+// RulesFor returns the names of the rules mapping a managed field, highest priority first.
+func (m *Mapper) RulesFor(field string) []string {
+	var out []string
+	for _, p := range m.plans {
+		if p.target == field {
+			for _, c := range p.candidates {
+				out = append(out, m.rules[c.rule].name)
+			}
+		}
+	}
+	return out
+}
+
 // AttributePaths returns the managed attribute paths beyond the named fields (see
 // model.ResolveTarget), sorted.
 func (m *Mapper) AttributePaths() []string {

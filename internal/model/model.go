@@ -172,6 +172,8 @@ const (
 	// ReasonUnresolvedManager: the manager reference matches no directory record or target user;
 	// the manager is left as it is and the rest of the user is synced.
 	ReasonUnresolvedManager ProblemReason = "UnresolvedManager"
+	// ReasonUnknownAttribute: a rule maps an attribute the target's /Schemas does not define.
+	ReasonUnknownAttribute ProblemReason = "UnknownAttribute"
 )
 
 // Problem is one entry of the per-user report.

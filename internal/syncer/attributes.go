@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,41 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/target"
 )
+
+// checkFields checks the managed fields against the target's schemas (targets that publish them):
+// caseExact attributes compare case-sensitively, and an attribute path the target does not define
+// is reported and not written in this run (a named field is only reported: the operator has always
+// written those). A target that cannot be asked is left to fail the listing that follows.
+func checkFields(ctx context.Context, o *Options) []model.Problem {
+	fc, ok := o.Target.(target.FieldChecker)
+	if !ok {
+		return nil
+	}
+	check, err := fc.CheckFields(ctx, o.Policy.ManagedFields)
+	if err != nil {
+		return nil
+	}
+	if len(check.CaseExact) > 0 {
+		o.Policy.CaseExactFields = append(slices.Clip(o.Policy.CaseExactFields), check.CaseExact...)
+	}
+	var problems []model.Problem
+	for _, u := range check.Unknown {
+		rules := "rules"
+		if o.Mapper != nil {
+			rules = fmt.Sprintf("rule %s", strings.Join(o.Mapper.RulesFor(u.Field), ", "))
+		}
+		action := "not written in this run"
+		if model.IsField(u.Field) {
+			action = "written anyway"
+		} else {
+			o.Policy.ManagedFields = slices.DeleteFunc(slices.Clone(o.Policy.ManagedFields), func(f string) bool { return f == u.Field })
+		}
+		problems = append(problems, model.Problem{Subject: fmt.Sprintf("%s field %s", rules, u.Field),
+			Reason:  model.ReasonUnknownAttribute,
+			Message: fmt.Sprintf("the target's schema %s has %s; %s", u.Schema, strings.TrimPrefix(u.Reason, "schema "), action)})
+	}
+	return problems
+}
 
 // prepareFields completes the policy from the mapper (fields written only on create) and tells the
 // target which fields, attribute paths included, it reads and writes.
@@ -65,10 +101,10 @@ func resolveManagers(records []model.Record, users, actual []model.User, prefix 
 		switch {
 		case id == "":
 			why = "matches no directory record (by id or DN)"
-		case !has(synced, prefix+id):
+		case !has(synced, plan.UserExternalID(prefix, id)):
 			why = "is a directory record that is not synced to the target (out of scope or skipped)"
 		default:
-			u.Manager = prefix + id
+			u.Manager = plan.UserExternalID(prefix, id)
 			continue
 		}
 		u.Manager = actualManager[u.ExternalID]

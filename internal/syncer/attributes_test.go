@@ -121,8 +121,8 @@ func TestManagerReferences(t *testing.T) {
 	if got := e.user("emp"); got.Department != "Marketing" || got.Manager != prefix+"id-01" {
 		t.Errorf("emp after update: department %q, manager %q", got.Department, got.Manager)
 	}
-	if r := reasons(res.Skipped)["emp"]; r != model.ReasonUnresolvedManager {
-		t.Errorf("problems %v, want UnresolvedManager for emp", res.Skipped)
+	if r := reasons(res.Warnings)["emp"]; r != model.ReasonUnresolvedManager || len(res.Skipped) != 0 {
+		t.Errorf("warnings %v, skipped %v: want UnresolvedManager for emp, nobody skipped", res.Warnings, res.Skipped)
 	}
 	if res.Counts.Updated != 1 {
 		t.Errorf("counts %+v", res.Counts)

@@ -41,8 +41,8 @@ type Options struct {
 // Counts counts what a run did.
 type Counts struct {
 	Adopted, Created, Updated, Reactivated, Suspended, Deleted, Anonymized int
-	GroupChanges                                                  int
-	Failed                                                        int
+	GroupChanges                                                           int
+	Failed                                                                 int
 }
 
 // Result is what a run found and did.
@@ -58,6 +58,11 @@ type Result struct {
 	// Held lists the externalIds of records present in the source that could not be read or
 	// mapped: their target users were left as they are.
 	Held []string
+	// UnknownAttributes lists mapped fields the target's schemas do not define.
+	UnknownAttributes []model.Problem
+	// Warnings lists what was synced only in part: unresolvable managers (the rest of the user
+	// was synced) and UnknownAttributes. They are problems, not skipped users.
+	Warnings []model.Problem
 	// OutOfScope counts the records no rule selects (disabled accounts the rules exclude included).
 	OutOfScope int
 	Plan       *plan.Plan
@@ -128,6 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		incompleteWhy = fmt.Sprintf("%d directory entries could not be read or mapped and have no id, so nobody can tell whose they are", anonymous)
 	}
 
+	res.UnknownAttributes = checkFields(ctx, &o)
 	prepareFields(&o)
 	actual, err := o.Target.ListUsers(ctx)
 	if err != nil {
@@ -140,8 +146,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, fmt.Errorf("listing target groups: %w", err)
 	}
 
+	var managerProblems []model.Problem
 	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
-		problems = append(problems, resolveManagers(snap.Records, users, actual, o.Policy.ExternalIDPrefix)...)
+		managerProblems = resolveManagers(snap.Records, users, actual, o.Policy.ExternalIDPrefix)
 	}
 
 	p := plan.Compute(plan.Input{
@@ -159,6 +166,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	})
 	res.Plan = &p
 	res.Skipped = append(problems, p.Problems...)
+	res.Warnings = slices.Concat(res.UnknownAttributes, managerProblems)
 	if o.DryRun || p.Blocked != nil {
 		return res, nil
 	}
@@ -377,7 +385,7 @@ func (a *applier) done(act plan.Action, err error) {
 	defer a.mu.Unlock()
 	if p, ok := partialUpdate(act, err); ok {
 		// Applied except some fields (a manager not in the target): counted, and reported.
-		a.res.Skipped = append(a.res.Skipped, p)
+		a.res.Warnings = append(a.res.Warnings, p)
 		err = nil
 	}
 	if a.o.OnAction != nil {

@@ -44,3 +44,26 @@ func (e *PartialUpdateError) Error() string {
 }
 
 func (e *PartialUpdateError) Unwrap() error { return e.Err }
+
+// FieldChecker is implemented by targets that publish their schemas (SCIM /Schemas): the syncer
+// checks the managed fields against them before a run.
+type FieldChecker interface {
+	// CheckFields looks fields (model.Field* names and attribute paths) up in the target's schemas.
+	// A target that publishes no schemas returns an empty FieldCheck.
+	CheckFields(ctx context.Context, fields []string) (FieldCheck, error)
+}
+
+// FieldCheck is what a target's schemas say about the managed fields.
+type FieldCheck struct {
+	// Unknown lists the fields the target's schemas do not define.
+	Unknown []UnknownField
+	// CaseExact lists the fields whose values the target compares case-sensitively.
+	CaseExact []string
+}
+
+// UnknownField is a managed field missing from the target's schema Schema.
+type UnknownField struct {
+	Field  string
+	Schema string
+	Reason string // e.g. "no such attribute", "schema not published"
+}

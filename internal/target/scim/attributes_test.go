@@ -94,10 +94,13 @@ func acmeSchema() schema.Schema {
 	}}
 }
 
-// withAcme gives the strict server the acme extension for one test.
-func withAcme(t *testing.T, srv testServer, opts strictscim.Options) {
+// withAcme gives the strict server the acme extension for one test; c discovers it again.
+func withAcme(t *testing.T, c *Client, srv testServer, opts strictscim.Options) {
 	t.Helper()
 	if s, ok := srv.(*strictscim.Server); ok {
+		c.discoverMu.Lock()
+		c.caps = nil
+		c.discoverMu.Unlock()
 		opts.Token = s.Token()
 		opts.UserExtensions = []schema.Schema{acmeSchema()}
 		if err := s.Configure(opts); err != nil {
@@ -126,7 +129,7 @@ func testAttributePaths(t *testing.T, srv testServer, mode string) {
 				opts.Capabilities.PatchSupported = new(bool)
 			}
 			ctx, c := setup(t, srv, opts)
-			withAcme(t, srv, strictscim.Options{NoPatch: mode == "put"})
+			withAcme(t, c, srv, strictscim.Options{NoPatch: mode == "put"})
 			tg := NewTarget(c)
 			tg.UseFields(attrFields)
 
@@ -247,4 +250,32 @@ func TestAttrOpsRendering(t *testing.T) {
 	if got, _ := json.Marshal(ops); string(got) != `[{"op":"replace","path":"addresses[type eq \"work\"].locality","value":"London"}]` {
 		t.Errorf("in place: %s", got)
 	}
+}
+
+// TestCheckFields looks managed fields up in the servers' /Schemas: unknown attributes are named
+// with their schema, caseExact ones are reported.
+func TestCheckFields(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv testServer) {
+		ctx, c := setup(t, srv, Options{})
+		withAcme(t, c, srv, strictscim.Options{})
+		tg := NewTarget(c)
+		check, err := tg.CheckFields(ctx, []string{model.FieldUserName, model.FieldEmail, model.FieldDepartment,
+			model.FieldManager, model.FieldGroups, pathBadge, pathClearance, pathCostCenter, pathMobile,
+			acme + ":shoeSize", "urn:ietf:params:scim:schemas:extension:other:2.0:User:x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var unknown []string
+		for _, u := range check.Unknown {
+			unknown = append(unknown, u.Field+" @ "+u.Schema)
+		}
+		want := []string{acme + ":shoeSize @ " + acme,
+			"urn:ietf:params:scim:schemas:extension:other:2.0:User:x @ urn:ietf:params:scim:schemas:extension:other:2.0:User"}
+		if !slices.Equal(unknown, want) {
+			t.Errorf("unknown\n got %q\nwant %q", unknown, want)
+		}
+		if !slices.Equal(check.CaseExact, []string{pathBadge}) {
+			t.Errorf("caseExact = %q, want only badgeId", check.CaseExact)
+		}
+	})
 }
