@@ -47,6 +47,18 @@ func checkFields(ctx context.Context, o *Options) []model.Problem {
 	return problems
 }
 
+// dropUnmanagedAttributes removes attribute values the run does not write (checkFields dropped
+// them) from the desired users, so that no target creates users with them.
+func dropUnmanagedAttributes(users []model.User, managed []string) {
+	for i := range users {
+		for path := range users[i].Attributes {
+			if !slices.Contains(managed, path) {
+				delete(users[i].Attributes, path)
+			}
+		}
+	}
+}
+
 // prepareFields completes the policy from the mapper (fields written only on create) and tells the
 // target which fields, attribute paths included, it reads and writes.
 func prepareFields(o *Options) {

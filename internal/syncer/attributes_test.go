@@ -10,6 +10,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
+	"github.com/directory-sync/directory-sync-operator/internal/target"
 	"github.com/directory-sync/directory-sync-operator/internal/target/memory"
 )
 
@@ -183,5 +184,56 @@ func TestApplyOnCreate(t *testing.T) {
 	res := e.run()
 	if u := e.user("boss"); res.Plan.Summary.Updates != 0 || u.Attr("roles").String() != "admin" {
 		t.Errorf("applyOn Create field was reset: plan %q, roles %q", res.Plan.Describe(0), u.Attr("roles").String())
+	}
+}
+
+// schemaTarget is a memory target that publishes schemas: badge is caseExact, clearance unknown.
+type schemaTarget struct{ *memory.Target }
+
+func (schemaTarget) CheckFields(_ context.Context, fields []string) (target.FieldCheck, error) {
+	var fc target.FieldCheck
+	for _, f := range fields {
+		switch {
+		case strings.HasSuffix(f, ":badge"):
+			fc.CaseExact = append(fc.CaseExact, f)
+		case strings.HasSuffix(f, ":clearance"):
+			fc.Unknown = append(fc.Unknown, target.UnknownField{Field: f, Schema: "urn:example:acme:2.0:User", Reason: "no attribute clearance"})
+		}
+	}
+	return fc, nil
+}
+
+// TestTargetSchemasCheckFields checks that an attribute the target's schemas lack is reported with
+// rule, field and schema and not written, and that caseExact attributes compare case-sensitively.
+func TestTargetSchemasCheckFields(t *testing.T) {
+	e := newAttrEnv(t, ldapPerson("id-01", "boss", "Board", ""))
+	e.opts.Target = schemaTarget{e.target}
+	res := e.run()
+	if len(res.UnknownAttributes) != 1 {
+		t.Fatalf("unknown attributes %v", res.UnknownAttributes)
+	}
+	p := res.UnknownAttributes[0]
+	if p.Reason != model.ReasonUnknownAttribute || !strings.Contains(p.Subject, `rule ad field urn:example:acme:2.0:User:clearance`) ||
+		!strings.Contains(p.Message, "urn:example:acme:2.0:User") {
+		t.Errorf("problem %+v", p)
+	}
+	u := e.user("boss")
+	if _, ok := u.Attributes["urn:example:acme:2.0:User:clearance"]; ok || u.Attr("urn:example:acme:2.0:User:badge").Str != "B-id-01" {
+		t.Errorf("attributes written: %v", u.Attributes)
+	}
+	// The app lower-cases the caseExact badge: that is a change, written back.
+	e.target.SetNormalizer(func(u *model.User) {
+		if v, ok := u.Attributes["urn:example:acme:2.0:User:badge"]; ok {
+			v.Str = strings.ToLower(v.Str)
+			u.Attributes["urn:example:acme:2.0:User:badge"] = v
+		}
+	})
+	if err := e.target.UpdateUser(context.Background(), u.TargetID, u, []string{"urn:example:acme:2.0:User:badge"}); err != nil {
+		t.Fatal(err)
+	}
+	e.target.SetNormalizer(nil)
+	res = e.run()
+	if u := e.user("boss"); res.Counts.Updated != 1 || u.Attr("urn:example:acme:2.0:User:badge").Str != "B-id-01" {
+		t.Errorf("caseExact change not written back: %+v", res.Counts)
 	}
 }

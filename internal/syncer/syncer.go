@@ -134,6 +134,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res.UnknownAttributes = checkFields(ctx, &o)
+	if len(res.UnknownAttributes) > 0 {
+		dropUnmanagedAttributes(users, o.Policy.ManagedFields)
+	}
 	prepareFields(&o)
 	actual, err := o.Target.ListUsers(ctx)
 	if err != nil {
