@@ -84,6 +84,16 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 	}
 
+	if request := pendingProvision(&st); request != "" {
+		// One person, now, without a full run; the next full run keeps its schedule.
+		before := st.DeepCopy()
+		r.provisionNow(ctx, &st, request)
+		if err := r.Status().Patch(ctx, &st, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		return ctrl.Result{RequeueAfter: r.untilNextRun(&st)}, nil
+	}
+
 	before := st.DeepCopy()
 	interval := durationOr(st.Spec.Interval, 15*time.Minute)
 	syncRequest := st.Annotations[v1.AnnotationSyncRequested]

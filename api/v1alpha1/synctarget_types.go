@@ -262,6 +262,9 @@ type SyncTargetStatus struct {
 	// LastReport names the ConfigMap holding the last run's complete report.
 	// +optional
 	LastReport string `json:"lastReport,omitempty"`
+	// OnDemand is the trace of the last provision-now request.
+	// +optional
+	OnDemand *OnDemandTrace `json:"onDemand,omitempty"`
 }
 
 // RunCounts counts actions of one run; a missing counter is zero.
