@@ -113,6 +113,8 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 	for _, p := range []string{"ann", "bob", "cyd"} {
 		good += fmt.Sprintf("E-%s,%s,%s@example.com,%s,Tester,+1 555 0100,Buyer,%s,%s\n", p, p, p, p, code, canary)
 	}
+	// A person whose department is not in the lookup table: a problem about their data, in status.
+	good += fmt.Sprintf("E-dan,dan,dan@example.com,dan,Tester,+1 555 0100,Buyer,%s,x\n", canary)
 	goodHR := &hrServer{body: good, token: "hr-" + canary}
 	goodSrv := httptest.NewServer(goodHR)
 	t.Cleanup(goodSrv.Close)
@@ -208,8 +210,9 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 			switch {
 			case ready == nil:
 				return fmt.Errorf("SyncTarget %s has no Ready condition yet", st.Name)
-			case st.Name == "from-hr-good" && ready.Status != metav1.ConditionTrue:
-				return fmt.Errorf("the healthy SyncTarget is not ready: %s", describeConds(st.Status.Conditions))
+			case st.Name == "from-hr-good" && (st.Status.LastSyncTime == nil || len(st.Status.Problems) == 0):
+				return fmt.Errorf("the healthy SyncTarget has not run, or reports no problem for dan: %s %+v",
+					describeConds(st.Status.Conditions), st.Status.Problems)
 			case st.Name != "from-hr-good" && ready.Status == metav1.ConditionTrue:
 				return fmt.Errorf("SyncTarget %s is ready against a hostile or misconfigured peer", st.Name)
 			}
@@ -260,6 +263,16 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 			b, _ := json.Marshal(obj)
 			look(kind+" "+obj.GetName(), string(b))
 		}
+	}
+	// Run reports (ConfigMaps the operator writes) are read like status.
+	var configMaps corev1.ConfigMapList
+	if err := k8s.List(ctx, &configMaps, client.InNamespace(f.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range configMaps.Items {
+		cm.ManagedFields = nil
+		b, _ := json.Marshal(cm)
+		look("ConfigMap "+cm.Name, string(b))
 	}
 	var events eventsv1.EventList
 	if err := k8s.List(ctx, &events, client.InNamespace(f.ns)); err != nil {

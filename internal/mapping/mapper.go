@@ -279,7 +279,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 			act.lookups = r.lookupsVar
 			v, err := eval(ctx, r.scope, act)
 			if err != nil {
-				return skip(rec.ID, rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %v", r.name, err))
+				return skip(rec.ID, rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %s", r.name, evalMessage(err, rec)))
 			}
 			b, ok := v.(types.Bool)
 			if !ok {
@@ -376,7 +376,7 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 	case f.program != nil:
 		v, err := eval(ctx, f.program, act)
 		if err != nil {
-			return problem(model.ReasonExpressionError, "expression failed: %v", err)
+			return problem(model.ReasonExpressionError, "expression failed: %s", evalMessage(err, rec))
 		}
 		why = "expression returned an empty value"
 		values, err = toStrings(v, f.kind, single[:0])
@@ -399,7 +399,8 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 			v, ok := f.lookup.entries[key]
 			if !ok {
 				if !f.lookup.hasDefault {
-					return problem(model.ReasonUnknownLookupKey, "unknown key %q (lookup %s)", truncate(key), f.lookup.name)
+					// The key is the person's data (perhaps from a fetched HR document): not quoted.
+					return problem(model.ReasonUnknownLookupKey, "%s is not a key of lookup %s", lookupInput(f), f.lookup.name)
 				}
 				v = f.lookup.def
 			}
@@ -443,7 +444,7 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 		}
 		b, err := strconv.ParseBool(strings.TrimSpace(values[0]))
 		if err != nil {
-			return problem(model.ReasonExpressionError, "%q is not a bool", truncate(values[0]))
+			return problem(model.ReasonExpressionError, "the value is not a bool (true or false)") // not quoted: it is the person's data
 		}
 		u.Active = b
 	case kindList:
@@ -531,13 +532,4 @@ func validUTF8(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// truncate shortens hostile values quoted in problem messages.
-func truncate(s string) string {
-	const maxQuoted = 128
-	if len(s) <= maxQuoted {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxQuoted], "") + "…"
 }

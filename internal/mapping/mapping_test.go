@@ -98,7 +98,7 @@ func TestMapSkipsAndScope(t *testing.T) {
 		subject    string
 	}{
 		{"unknown department", withAttrs(func(r *model.Record) { r.Attributes["departmentNumber"] = []string{"999"} }),
-			model.ReasonUnknownLookupKey, `rule "base" field department: unknown key "999" (lookup departments)`, "alice"},
+			model.ReasonUnknownLookupKey, `rule "base" field department: the value of attribute departmentNumber is not a key of lookup departments`, "alice"},
 		{"no email", withAttrs(func(r *model.Record) { delete(r.Attributes, "mail") }),
 			model.ReasonMissingField, `rule "base" field email: required value is empty (attribute mail missing)`, "alice"},
 		{"empty email", withAttrs(func(r *model.Record) { r.Attributes["mail"] = []string{""} }),
