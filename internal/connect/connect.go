@@ -170,7 +170,11 @@ func OpenLDAP(ctx context.Context, spec *v1.LDAPSource, r Resolver, log logr.Log
 	if cfg.Incremental.Attribute != "" {
 		cfg.Incremental.Since = mark
 	}
-	return ldap.New(cfg, ldap.WithLogger(log))
+	src, err := ldap.New(cfg, ldap.WithLogger(log))
+	if err != nil {
+		return nil, scrubError(err, cfg.BindPassword, cfg.BindDN)
+	}
+	return scrubbedSource{src, []string{cfg.BindPassword, cfg.BindDN}}, nil
 }
 
 // HRConfig translates an HRSource spec.
