@@ -548,7 +548,7 @@ func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return names
 		},
 		indexTargetSecrets: func(st *v1.SyncTarget) []string {
-			return append([]string{st.Spec.SCIM.TokenSecretRef.Name}, caSecret(st.Spec.SCIM.TLS)...)
+			return append(scimSecrets(&st.Spec.SCIM), caSecret(st.Spec.SCIM.TLS)...)
 		},
 		indexTargetConfigMaps: func(st *v1.SyncTarget) []string { return caConfigMap(st.Spec.SCIM.TLS) },
 	}

@@ -120,7 +120,7 @@ func syncTarget() v1.SyncTargetSpec {
 		MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
 		SCIM: v1.SCIMTarget{
 			URL:            "http://127.0.0.1:8080/scim/v2",
-			TokenSecretRef: v1.SecretKeySelector{Name: "token", Key: "token"},
+			TokenSecretRef: &v1.SecretKeySelector{Name: "token", Key: "token"},
 		},
 	}
 }
@@ -198,9 +198,24 @@ func TestAdmission(t *testing.T) {
 		}()}, "spec.offboarding.afterGrace"},
 		{"missing token secret", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
 			s := syncTarget()
-			s.SCIM.TokenSecretRef = v1.SecretKeySelector{}
+			s.SCIM.TokenSecretRef = &v1.SecretKeySelector{}
 			return s
 		}()}, "spec.scim.tokenSecretRef.name"},
+		{"neither token nor oauth2", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.SCIM.TokenSecretRef = nil
+			return s
+		}()}, "set exactly one of tokenSecretRef and oauth2"},
+		{"token and oauth2", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.SCIM.OAuth2 = &v1.OAuth2ClientCredentials{TokenURL: "https://idp.example/token", ClientSecretRef: v1.OAuth2ClientSecretRef{Name: "c"}}
+			return s
+		}()}, "set exactly one of tokenSecretRef and oauth2"},
+		{"anonymized email without hash", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.SCIM.AnonymizedEmail = "gone@invalid.example"
+			return s
+		}()}, "spec.scim.anonymizedEmail"},
 		{"no mapping refs", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
 			s := syncTarget()
 			s.MappingRefs = nil

@@ -65,12 +65,18 @@ type LocalObjectReference struct {
 }
 
 // SCIMTarget is a SCIM 2.0 endpoint.
+// +kubebuilder:validation:XValidation:rule="has(self.tokenSecretRef) != has(self.oauth2)",message="set exactly one of tokenSecretRef and oauth2"
 type SCIMTarget struct {
 	// URL is the SCIM base URL, e.g. https://app.example.com/scim/v2.
 	// +kubebuilder:validation:Pattern=`^https?://`
 	URL string `json:"url"`
-	// TokenSecretRef names the Secret key holding the bearer token.
-	TokenSecretRef SecretKeySelector `json:"tokenSecretRef"`
+	// TokenSecretRef names the Secret key holding a static bearer token. Set it or oauth2.
+	// +optional
+	TokenSecretRef *SecretKeySelector `json:"tokenSecretRef,omitempty"`
+	// OAuth2 obtains bearer tokens with the OAuth 2.0 client credentials grant (RFC 6749 §4.4),
+	// renewed before they expire. Set it or tokenSecretRef.
+	// +optional
+	OAuth2 *OAuth2ClientCredentials `json:"oauth2,omitempty"`
 	// TLS configures server verification.
 	// +optional
 	TLS *TLSConfig `json:"tls,omitempty"`
@@ -85,6 +91,85 @@ type SCIMTarget struct {
 	// +kubebuilder:default=4
 	// +optional
 	MaxConcurrency int32 `json:"maxConcurrency,omitempty"`
+	// PageSize of listings. Default: the largest the target advertises (filter.maxResults, at most
+	// 1000), else 100; never more than the target advertises.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	PageSize int32 `json:"pageSize,omitempty"`
+	// MaxMembersPerRequest bounds the group members one PATCH operation adds or removes; targets cap
+	// it (100 is common). Lowered to bulk.maxOperations where the target advertises one.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=50
+	// +optional
+	MaxMembersPerRequest int32 `json:"maxMembersPerRequest,omitempty"`
+	// MaxRequestsPerSecond paces every request to the target; 0 does not pace. 429 answers and their
+	// Retry-After (or RateLimit-Reset, X-RateLimit-Reset, X-Retry-After) are honoured either way.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MaxRequestsPerSecond int32 `json:"maxRequestsPerSecond,omitempty"`
+	// Capabilities override what the target's /ServiceProviderConfig says, for servers that lie.
+	// +optional
+	Capabilities *SCIMCapabilities `json:"capabilities,omitempty"`
+	// AnonymizedEmail is the email an anonymized user keeps where the target requires one;
+	// "{hash}" is replaced by a hash of the user's externalId. Default anon-{hash}@invalid.example
+	// (a reserved domain: no mail can reach anyone).
+	// +kubebuilder:validation:Pattern=`^[^@\s]*\{hash\}[^@\s]*@[^@\s]+$`
+	// +optional
+	AnonymizedEmail string `json:"anonymizedEmail,omitempty"`
+}
+
+// OAuth2ClientCredentials configures the OAuth 2.0 client credentials grant.
+type OAuth2ClientCredentials struct {
+	// TokenURL is the authorization server's token endpoint.
+	// +kubebuilder:validation:Pattern=`^https?://`
+	TokenURL string `json:"tokenURL"`
+	// ClientSecretRef names the Secret holding the client id and secret.
+	ClientSecretRef OAuth2ClientSecretRef `json:"clientSecretRef"`
+	// Scopes to request.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// OAuth2ClientSecretRef names a Secret with an OAuth 2.0 client id and secret.
+type OAuth2ClientSecretRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// ClientIDKey is the key of the client id; default client_id.
+	// +optional
+	ClientIDKey string `json:"clientIDKey,omitempty"`
+	// ClientSecretKey is the key of the client secret; default client_secret.
+	// +optional
+	ClientSecretKey string `json:"clientSecretKey,omitempty"`
+}
+
+// SCIMCapabilities override discovered capabilities; unset fields keep what the target says.
+type SCIMCapabilities struct {
+	// FilterSupported says whether the target filters (filter.supported). The operator never
+	// needs filters; it uses them to look a user up after an ambiguous failure.
+	// +optional
+	FilterSupported *bool `json:"filterSupported,omitempty"`
+	// PatchSupported says whether the target supports PATCH (patch.supported); without it users are
+	// updated by read-modify-write PUT.
+	// +optional
+	PatchSupported *bool `json:"patchSupported,omitempty"`
+	// ETagSupported says whether the target supports ETags (etag.supported); with them PUT sends
+	// If-Match.
+	// +optional
+	ETagSupported *bool `json:"etagSupported,omitempty"`
+	// MaxResults is the largest page the target serves (filter.maxResults).
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxResults *int32 `json:"maxResults,omitempty"`
+	// BulkMaxOperations (bulk.maxOperations) also caps the members per request; 0 means no bulk.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	BulkMaxOperations *int32 `json:"bulkMaxOperations,omitempty"`
 }
 
 // Offboarding policy: suspend (deactivate) first; after the grace period delete, anonymize or keep.

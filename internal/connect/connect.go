@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
@@ -266,10 +268,6 @@ func HTTPFingerprint(ctx context.Context, spec *v1.HTTPRecordSource, r Resolver)
 // SCIMTarget builds the SCIM client and model adapter of a SyncTarget. Call release when the run is
 // over: it closes the run's idle connections.
 func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Logger) (target *scim.Target, release func(), err error) {
-	token, err := secret(ctx, r, spec.TokenSecretRef.Name, spec.TokenSecretRef.Key)
-	if err != nil {
-		return nil, nil, err
-	}
 	ca, err := caBundle(ctx, r, spec.TLS)
 	if err != nil {
 		return nil, nil, err
@@ -286,19 +284,92 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 		}
 		tlsCfg.RootCAs = pool
 	}
+	concurrency := int(spec.MaxConcurrency)
+	if concurrency <= 0 {
+		concurrency = 4
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
-	c, err := scim.New(spec.URL, scim.Options{
-		Token:       strings.TrimSpace(string(token)),
-		HTTPClient:  &http.Client{Transport: transport, Timeout: requestTimeout(spec.Timeout, 30*time.Second)},
-		Concurrency: int(spec.MaxConcurrency),
-		UserAgent:   "directory-sync-operator",
-		Logger:      log,
-	})
+	// Keep a connection per concurrent request: the default of 2 idle connections per host makes
+	// every further request of a run open a new one.
+	transport.MaxIdleConnsPerHost = concurrency
+	hc := &http.Client{Transport: transport, Timeout: requestTimeout(spec.Timeout, 30*time.Second)}
+	opts := scim.Options{
+		HTTPClient:           hc,
+		Concurrency:          concurrency,
+		PageSize:             int(spec.PageSize),
+		MaxMembersPerRequest: int(spec.MaxMembersPerRequest),
+		MaxRequestsPerSecond: float64(spec.MaxRequestsPerSecond),
+		UserAgent:            "directory-sync-operator",
+		Logger:               log,
+	}
+	if c := spec.Capabilities; c != nil {
+		opts.Capabilities = scim.CapabilityOverrides{
+			FilterSupported: c.FilterSupported, PatchSupported: c.PatchSupported, ETagSupported: c.ETagSupported,
+			MaxResults: intPtr(c.MaxResults), BulkMaxOperations: intPtr(c.BulkMaxOperations),
+		}
+	}
+	switch {
+	case spec.OAuth2 != nil:
+		if opts.TokenSource, err = oauth2TokenSource(ctx, spec.OAuth2, r, hc); err != nil {
+			return nil, nil, err
+		}
+	case spec.TokenSecretRef != nil:
+		token, err := secret(ctx, r, spec.TokenSecretRef.Name, spec.TokenSecretRef.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Token = strings.TrimSpace(string(token))
+	default:
+		return nil, nil, errors.New("the SCIM target sets neither tokenSecretRef nor oauth2")
+	}
+	c, err := scim.New(spec.URL, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return scim.NewTarget(c), transport.CloseIdleConnections, nil
+	return scim.NewTargetWith(c, scim.TargetOptions{AnonymizedEmail: spec.AnonymizedEmail}), transport.CloseIdleConnections, nil
+}
+
+// OAuth2TokenRenewal is how long before its expiry a token is renewed, so that no request goes out
+// with a token about to lapse.
+const OAuth2TokenRenewal = 30 * time.Second
+
+// oauth2TokenSource reads the client credentials and returns a source of tokens from the token
+// endpoint, renewed OAuth2TokenRenewal before they expire. hc (the target's TLS settings) fetches
+// them.
+func oauth2TokenSource(ctx context.Context, spec *v1.OAuth2ClientCredentials, r Resolver, hc *http.Client) (oauth2.TokenSource, error) {
+	ref := spec.ClientSecretRef
+	id, err := secret(ctx, r, ref.Name, orDefault(ref.ClientIDKey, "client_id"))
+	if err != nil {
+		return nil, err
+	}
+	sec, err := secret(ctx, r, ref.Name, orDefault(ref.ClientSecretKey, "client_secret"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := &clientcredentials.Config{
+		ClientID: strings.TrimSpace(string(id)), ClientSecret: strings.TrimSpace(string(sec)),
+		TokenURL: spec.TokenURL, Scopes: spec.Scopes,
+	}
+	// The client secret never follows a redirect; the source outlives this call (it renews during
+	// the run), so it must not end with ctx.
+	tokenHC := *hc
+	tokenHC.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	tokenCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &tokenHC)
+	fetch := tokenFunc(func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) })
+	return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, OAuth2TokenRenewal), nil
+}
+
+type tokenFunc func() (*oauth2.Token, error)
+
+func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
+
+func intPtr(p *int32) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(*p)
+	return &v
 }
 
 // Ceilings of what a spec may ask for, also enforced by the CRD's validation: one slow or hostile

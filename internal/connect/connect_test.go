@@ -78,7 +78,7 @@ func TestMissingReferencesAreRefErrors(t *testing.T) {
 		t.Fatalf("want a RefError naming the Secret and key, got %v", err)
 	}
 	_, _, err = SCIMTarget(context.Background(), v1.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2",
-		TokenSecretRef: v1.SecretKeySelector{Name: "bind", Key: "token"}}, bind, logr.Discard())
+		TokenSecretRef: &v1.SecretKeySelector{Name: "bind", Key: "token"}}, bind, logr.Discard())
 	if !IsRefError(err) || !strings.Contains(err.Error(), `key "token"`) {
 		t.Fatalf("want a RefError for the token key, got %v", err)
 	}
@@ -104,7 +104,7 @@ func TestHRSourceFromConfigMap(t *testing.T) {
 func TestSCIMTargetRejectsCABundleWithoutCertificates(t *testing.T) {
 	r := mapResolver{secrets: map[string]string{"scim/token": "t", "ca/ca.crt": "not a certificate"}}
 	_, _, err := SCIMTarget(context.Background(), v1.SCIMTarget{URL: "https://127.0.0.1:1/scim/v2",
-		TokenSecretRef: v1.SecretKeySelector{Name: "scim", Key: "token"},
+		TokenSecretRef: &v1.SecretKeySelector{Name: "scim", Key: "token"},
 		TLS:            &v1.TLSConfig{CA: &v1.CABundleSource{SecretRef: &v1.SecretKeySelector{Name: "ca", Key: "ca.crt"}}},
 	}, r, logr.Discard())
 	if err == nil || !strings.Contains(err.Error(), "no PEM certificate") {

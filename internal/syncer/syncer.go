@@ -170,6 +170,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Plan = &p
 	res.Skipped = append(problems, p.Problems...)
 	res.Warnings = slices.Concat(res.UnknownAttributes, managerProblems)
+	if lp, ok := o.Target.(listProblems); ok {
+		res.Skipped = append(res.Skipped, lp.ListProblems()...)
+	}
 	if o.DryRun || p.Blocked != nil {
 		return res, nil
 	}
@@ -304,11 +307,26 @@ func (a *applier) apply(ctx context.Context, act plan.Action) error {
 		return t.UpdateUser(ctx, act.TargetID, model.User{Active: false}, []string{model.FieldActive})
 	case plan.KindAnonymize:
 		anon := plan.AnonymizedUser(model.User{ExternalID: act.ExternalID, TargetID: act.TargetID})
+		if an, ok := t.(anonymizer); ok {
+			return an.Anonymize(ctx, act.TargetID, anon, a.anonymizedFields())
+		}
 		return t.UpdateUser(ctx, act.TargetID, anon, a.anonymizedFields())
 	case plan.KindDelete:
 		return t.DeleteUser(ctx, act.TargetID)
 	}
 	return fmt.Errorf("unknown action kind %q", act.Kind)
+}
+
+// anonymizer is a Target that anonymizes better than a plain update: the SCIM target writes a
+// placeholder email where one is required and reads the user back for personal data left over.
+type anonymizer interface {
+	Anonymize(ctx context.Context, targetID string, anon model.User, fields []string) error
+}
+
+// listProblems is a Target whose listing can show problems for a person to resolve (e.g. an owned
+// group that exists twice).
+type listProblems interface {
+	ListProblems() []model.Problem
 }
 
 // anonymizedFields are overwritten by an Anonymize action.
@@ -415,8 +433,13 @@ func (a *applier) done(act plan.Action, err error) {
 		if act.Group != "" {
 			subject = fmt.Sprintf("%s (group %s)", subject, act.Group)
 		}
+		reason := model.ReasonTargetError
+		if target.AsConflict(err) != nil {
+			// Someone else's account holds a unique value: retrying does not help, a person must.
+			reason = model.ReasonConflict
+		}
 		a.res.Failures = append(a.res.Failures, model.Problem{
-			Subject: subject, Reason: model.ReasonTargetError,
+			Subject: subject, Reason: reason,
 			Message: fmt.Sprintf("%s failed: %s", act.Kind, trim(err.Error(), 300)),
 		})
 		return

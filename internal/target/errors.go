@@ -34,7 +34,7 @@ func (e *ConflictError) Error() string {
 	if e.Attribute == "" {
 		return fmt.Sprintf("a unique attribute is already in use in the target: %v", e.Err)
 	}
-	return fmt.Sprintf("the %s is already in use by another account of the target: %v", e.Attribute, e.Err)
+	return fmt.Sprintf("a value of %s is already in use by another account of the target (%v)", e.Attribute, e.Err)
 }
 func (e *ConflictError) Unwrap() error { return e.Err }
 

@@ -626,3 +626,6 @@ func jsonErrorKind(err error) string {
 	}
 	return "unreadable"
 }
+
+// HTTPClient returns the HTTP client requests go through (redirect policy applied).
+func (c *Client) HTTPClient() *http.Client { return c.hc }
