@@ -88,7 +88,7 @@ func startSample(t *testing.T, c *cluster, namespace string, mutate ...func(*v1.
 				MappingRefs: []v1.LocalObjectReference{{Name: "staff"}},
 				SCIM: v1.SCIMTarget{
 					URL:            ss.URL(),
-					TokenSecretRef: v1.SecretKeySelector{Name: "scim-token", Key: "token"},
+					TokenSecretRef: &v1.SecretKeySelector{Name: "scim-token", Key: "token"},
 					Timeout:        &metav1.Duration{Duration: 10 * time.Second},
 				},
 				Interval: &metav1.Duration{Duration: 5 * time.Second},
