@@ -122,7 +122,7 @@ func (p *planner) graceStart(ext string, since time.Time) time.Time {
 }
 
 // noteRequests tells what became of each purge and grace extension request.
-func (p *planner) noteRequests() {
+func (p *planner) noteRequests(withheld []Action) {
 	c := p.pol.Controls
 	name := func(ext string) string {
 		if ai, ok := p.managedByExt[ext]; ok && ai >= 0 && p.in.Actual[ai].UserName != "" {
@@ -134,9 +134,15 @@ func (p *planner) noteRequests() {
 		planned := slices.ContainsFunc(p.actions, func(a Action) bool {
 			return a.ExternalID == ext && (a.Kind == KindDelete || a.Kind == KindAnonymize)
 		})
-		if planned {
+		isPurge := func(a Action) bool {
+			return a.ExternalID == ext && (a.Kind == KindDelete || a.Kind == KindAnonymize)
+		}
+		switch {
+		case planned:
 			p.notes = append(p.notes, fmt.Sprintf("purge of %s: planned", name(ext)))
-		} else {
+		case slices.ContainsFunc(withheld, isPurge):
+			p.notes = append(p.notes, fmt.Sprintf("purge of %s withheld: spec.actions.delete is off", name(ext)))
+		default:
 			p.notes = append(p.notes, fmt.Sprintf("purge of %s ignored: only a user suspended by this SyncTarget and absent from the source can be purged (and not while offboarding is held)", name(ext)))
 		}
 	}

@@ -702,7 +702,7 @@ func (p *planner) finish() Plan {
 	}
 	slices.SortFunc(p.actions, compareActions)
 	withheld := p.applySwitches()
-	p.noteRequests()
+	p.noteRequests(withheld)
 	// a member listed twice in a group yields the same removal twice
 	p.actions = slices.CompactFunc(p.actions, func(a, b Action) bool {
 		return a.Kind == KindRemoveMember && b.Kind == KindRemoveMember && compareActions(a, b) == 0
