@@ -70,4 +70,5 @@ func forgetMetrics(target string) {
 	managedUsers.DeleteLabelValues(target)
 	userActions.DeletePartialMatch(prometheus.Labels{"synctarget": target})
 	syncErrors.DeletePartialMatch(prometheus.Labels{"synctarget": target})
+	forgetStatusMetrics(target)
 }

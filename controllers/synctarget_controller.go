@@ -106,6 +106,7 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, err
 	}
+	observeStatus(req.String(), &st, interval)
 	if runErr != nil {
 		log.Info("sync did not complete", "error", runErr.Error())
 	}

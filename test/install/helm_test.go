@@ -203,6 +203,12 @@ func TestHelmChartOnAPIServer(t *testing.T) {
 		}
 	}
 
+	// config/prometheus (ServiceMonitor, PrometheusRule) is accepted too.
+	monitoring := c.mustRun(t, "", "kubectl", "kustomize", "config/prometheus")
+	if out, err := c.run(t, monitoring, "kubectl", "apply", "--dry-run=server", "-f", "-"); err != nil {
+		t.Errorf("server-side dry run of config/prometheus: %v\n%s", err, out)
+	}
+
 	// make release-manifests: one file with CRDs, RBAC and the manager that the API server accepts.
 	dist := t.TempDir()
 	c.mustRun(t, "", "make", "-s", "release-manifests", "IMG="+testImage, "DIST="+dist)
