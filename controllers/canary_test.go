@@ -128,6 +128,8 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 	secret("hr-record", map[string]string{"record": "Bearer " + canary + "\n"}) // a token read as an HR record
 	secret("scim-canary", map[string]string{"token": "tok-" + canary})
 	secret("scim-wrong", map[string]string{"token": "wrong-" + canary})
+	secret("bad-ca", map[string]string{"ca.crt": "-----BEGIN CERTIFICATE-----\n" + canary + "\n-----END CERTIFICATE-----\n"})
+	badCA := &v1.TLSConfig{CA: &v1.CABundleSource{SecretRef: &v1.SecretKeySelector{Name: "bad-ca", Key: "ca.crt"}}}
 
 	ldapSource := func(name, bind string) {
 		ds := f.directorySource(name)
@@ -137,6 +139,9 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 	ldapSource("ldap", "ldap-bind")
 	ldapSource("ldap-bad-password", "ldap-bad-password")
 	ldapSource("ldap-bad-dn", "ldap-bad-dn")
+	withBadCA := f.directorySource("ldap-bad-ca")
+	withBadCA.Spec.LDAP.StartTLS, withBadCA.Spec.LDAP.TLS = true, badCA
+	f.create(t, withBadCA)
 	httpSource := func(name, url string) {
 		f.create(t, &v1.DirectorySource{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.DirectorySourceSpec{
 			ProbeInterval: &metav1.Duration{Duration: 5 * time.Second},
@@ -154,6 +159,11 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 	httpSource("hr-500", srv.URL+"/hr/500")
 	httpSource("hr-redirect", srv.URL+"/hr/redirect/500")
 	httpSource("hr-tls", tlsSrv.URL+"/hr/good.csv")
+	f.create(t, &v1.DirectorySource{ObjectMeta: metav1.ObjectMeta{Name: "hr-bad-ca"}, Spec: v1.DirectorySourceSpec{
+		ProbeInterval: &metav1.Duration{Duration: 5 * time.Second},
+		HR: &v1.HRSource{Format: "CSV", IDColumn: "employeeId", HTTP: &v1.HTTPRecordSource{
+			URL: tlsSrv.URL + "/hr/good.csv", BearerTokenSecretRef: &v1.SecretKeySelector{Name: "hr-token", Key: "token"}, TLS: badCA}},
+	}})
 	f.create(t, &v1.DirectorySource{ObjectMeta: metav1.ObjectMeta{Name: "hr-json"}, Spec: v1.DirectorySourceSpec{
 		ProbeInterval: &metav1.Duration{Duration: 5 * time.Second},
 		HR: &v1.HRSource{Format: "JSON", IDColumn: "employeeId", HTTP: &v1.HTTPRecordSource{
@@ -177,8 +187,8 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 			s.Interval = &metav1.Duration{Duration: 5 * time.Second}
 		}))
 	}
-	for _, source := range []string{"hr-good", "ldap-bad-password", "ldap-bad-dn", "hr-token-as-header", "hr-reason-phrase",
-		"hr-malformed", "hr-cut", "hr-duplicate-columns", "hr-500", "hr-redirect", "hr-tls", "hr-json", "hr-secret"} {
+	for _, source := range []string{"hr-good", "ldap-bad-password", "ldap-bad-dn", "ldap-bad-ca", "hr-token-as-header", "hr-reason-phrase",
+		"hr-malformed", "hr-cut", "hr-duplicate-columns", "hr-500", "hr-redirect", "hr-tls", "hr-bad-ca", "hr-json", "hr-secret"} {
 		target("from-"+source, source, canaryScim.URL(), "scim-canary")
 	}
 	for name, url := range map[string]string{
@@ -190,6 +200,7 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 		"scim-malformed":   srv.URL + "/scim/malformed",
 		"scim-tls":         tlsSrv.URL + "/scim/v2",
 		"scim-wrong-token": f.scim.URL(),
+		"scim-bad-ca":      tlsSrv.URL + "/scim/v2",
 	} {
 		token := "scim-canary"
 		if name == "scim-wrong-token" {
@@ -197,6 +208,9 @@ func TestE2ECanaryNeverLeaks(t *testing.T) {
 		}
 		target(name, "ldap", url, token)
 	}
+	update(t, &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "scim-bad-ca"}}, func(st *v1.SyncTarget) {
+		st.Spec.SCIM.TLS = badCA
+	})
 
 	// Every object has been through at least one run or read that failed (or, for the healthy
 	// target, succeeded).
