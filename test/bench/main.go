@@ -2,7 +2,8 @@
 // a synthetic 100k-user directory synced into the in-memory target (initial sync, a run already in
 // sync, a run with 1% changed), and LDAP read throughput against a real slapd.
 //
-//	go run ./test/bench [-users 100000] [-groups 2000] [-ldap-users 20000] [-results FILE]
+//	go run ./test/bench [-users 100000] [-groups 2000] [-ldap-users 20000] [-group-users 20000]
+//	                    [-group-count 500] [-ad=true] [-results FILE]
 package main
 
 import (
@@ -34,9 +35,13 @@ func main() {
 	groups := flag.Int("groups", 2_000, "synthetic group count")
 	ldapUsers := flag.Int("ldap-users", 20_000, "users seeded into slapd for the LDAP read figure (0 skips it)")
 	results := flag.String("results", "", "also write the report to this markdown file")
+	groupUsers := flag.Int("group-users", 20_000, "users of the group-resolution figures (0 skips them)")
+	groupCount := flag.Int("group-count", 500, "nested groups of the group-resolution figures")
+	onDC := flag.Bool("ad", true, "also measure group resolution on a Samba AD DC (needs root; the first run provisions it)")
 	flag.Parse()
 
 	b := &bench{users: *users, groups: *groups}
+	b.groupUsers, b.groupCount, b.onDC = *groupUsers, *groupCount, *onDC
 	if err := b.run(*ldapUsers); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -55,9 +60,12 @@ type row struct{ scenario, measure, goal, result string }
 
 type bench struct {
 	users, groups int
-	rows          []row
-	notes         []string
-	start         time.Time
+	// group resolution figures (groups.go)
+	groupUsers, groupCount int
+	onDC                   bool
+	rows                   []row
+	notes                  []string
+	start                  time.Time
 }
 
 func (b *bench) add(scenario, measure, goal, result string) {
@@ -177,6 +185,8 @@ func (b *bench) run(ldapUsers int) error {
 
 	// c) LDAP
 	b.ldap(ctx, ldapUsers)
+	// e) group resolution
+	b.groupModes(ctx, b.groupUsers, b.groupCount, b.onDC)
 	return nil
 }
 

@@ -89,7 +89,7 @@ func TestADReadAgainstDC(t *testing.T) {
 	}{
 		{"inChain per user", GroupsInChain, "user", true},
 		{"inChain per group", GroupsInChain, "group", true},
-		{"inChain automatic", GroupsInChain, "", true},
+		{"inChain default", GroupsInChain, "", true},
 		{"recursive", GroupsRecursive, "", true},
 		{"memberOf", GroupsMemberOf, "", false},
 	}

@@ -77,15 +77,26 @@ func lookPath(names ...string) error {
 	return nil
 }
 
+// Options adds to the seeded domain.
+type Options struct {
+	// ExtraLDIF is added (ldbadd) after the seed, e.g. a benchmark's users and groups. It is part of
+	// the cached template, so the same ExtraLDIF is loaded only once per machine.
+	ExtraLDIF []byte
+}
+
 // Start provisions (or copies the cached template of) a domain and starts a DC. Call Stop.
-func Start() (_ *Server, err error) {
+func Start(options ...Options) (_ *Server, err error) {
+	var opts Options
+	if len(options) > 0 {
+		opts = options[0]
+	}
 	if err := lookPath("samba", "samba-tool", "ldbadd", "ldbmodify"); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the Samba AD DC must run as root (it refuses otherwise)")
 	}
-	tmpl, err := provisionedTemplate()
+	tmpl, err := provisionedTemplate(opts.ExtraLDIF)
 	if err != nil {
 		return nil, err
 	}
@@ -256,14 +267,14 @@ func (s *Server) Stop() error {
 }
 
 // provisionedTemplate returns the directory of a provisioned and seeded domain, building it when missing.
-func provisionedTemplate() (string, error) {
+func provisionedTemplate(extra []byte) (string, error) {
 	version, err := exec.Command("samba", "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("samba --version: %w", err)
 	}
 	adds, mods := seedLDIF()
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(harnessVersion), version, adds, mods} {
+	for _, part := range [][]byte{[]byte(harnessVersion), version, adds, mods, extra} {
 		h.Write(part)
 		h.Write([]byte{0})
 	}
@@ -287,7 +298,7 @@ func provisionedTemplate() (string, error) {
 	_ = os.RemoveAll(dir)
 	work := dir + ".building"
 	_ = os.RemoveAll(work)
-	if err := provision(work, adds, mods); err != nil {
+	if err := provision(work, adds, mods, extra); err != nil {
 		_ = os.RemoveAll(work)
 		return "", err
 	}
@@ -299,7 +310,7 @@ func provisionedTemplate() (string, error) {
 
 // provision creates the domain in dir and loads the seed offline (ldbadd on sam.ldb, which is
 // much faster than LDAP adds).
-func provision(dir string, adds, mods []byte) error {
+func provision(dir string, adds, mods, extra []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -314,7 +325,10 @@ func provision(dir string, adds, mods []byte) error {
 	for _, step := range []struct {
 		tool string
 		ldif []byte
-	}{{"ldbadd", adds}, {"ldbmodify", mods}} {
+	}{{"ldbadd", adds}, {"ldbmodify", mods}, {"ldbadd", extra}} {
+		if len(step.ldif) == 0 {
+			continue
+		}
 		cmd := exec.Command(step.tool, conf, "-H", sam)
 		cmd.Stdin = bytes.NewReader(step.ldif)
 		if out, err := cmd.CombinedOutput(); err != nil {
