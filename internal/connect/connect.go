@@ -18,7 +18,6 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
@@ -116,7 +115,7 @@ func LDAPConfig(ctx context.Context, spec *v1.LDAPSource, r Resolver) (ldap.Conf
 		PageSize:     int(spec.PageSize),
 		Groups:       ldap.GroupsConfig{Mode: ldap.GroupsMemberOf},
 	}
-	cfg.Timeout = requestTimeout(spec.Timeout, ldap.DefaultTimeout)
+	cfg.Timeout = requestTimeout(spec.GetTimeout())
 	if spec.TLS != nil {
 		cfg.InsecureSkipVerify = spec.TLS.InsecureSkipVerify
 		cfg.ServerName = spec.TLS.ServerName
@@ -222,7 +221,7 @@ func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log lo
 			}
 			return hr.NewStatic(data, cfg), nil
 		case h.HTTP != nil:
-			opts := hr.HTTPOptions{Timeout: requestTimeout(h.HTTP.Timeout, hr.DefaultHTTPTimeout), MaxBytes: min(h.HTTP.MaxBytes, MaxHRBytes)}
+			opts := hr.HTTPOptions{Timeout: requestTimeout(h.HTTP.GetTimeout()), MaxBytes: min(h.HTTP.MaxBytes, MaxHRBytes)}
 			if ref := h.HTTP.BearerTokenSecretRef; ref != nil {
 				tok, err := secret(ctx, r, ref.Name, ref.Key)
 				if err != nil {
@@ -284,16 +283,13 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 		}
 		tlsCfg.RootCAs = pool
 	}
-	concurrency := int(spec.MaxConcurrency)
-	if concurrency <= 0 {
-		concurrency = 4
-	}
+	concurrency := spec.GetMaxConcurrency()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	// Keep a connection per concurrent request: the default of 2 idle connections per host makes
 	// every further request of a run open a new one.
 	transport.MaxIdleConnsPerHost = concurrency
-	hc := &http.Client{Transport: transport, Timeout: requestTimeout(spec.Timeout, 30*time.Second)}
+	hc := &http.Client{Transport: transport, Timeout: requestTimeout(spec.GetTimeout())}
 	opts := scim.Options{
 		HTTPClient:           hc,
 		Concurrency:          concurrency,
@@ -373,24 +369,15 @@ func intPtr(p *int32) *int {
 }
 
 // Ceilings of what a spec may ask for, also enforced by the CRD's validation: one slow or hostile
-// server must not hold a run, and the worker running it, for longer.
+// server must not hold a run, and the worker running it, for longer. Objects stored before the CRD
+// had a maximum keep theirs, so the ceilings apply here too.
 const (
 	MaxRequestTimeout = 5 * time.Minute
 	MaxHRBytes        = 256 << 20
 )
 
-// requestTimeout is a spec's timeout, its default when unset, and never more than MaxRequestTimeout
-// (objects stored before the CRD had a maximum keep theirs).
-func requestTimeout(d *metav1.Duration, def time.Duration) time.Duration {
-	return min(durationOf(d, def), MaxRequestTimeout)
-}
-
-func durationOf(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil || d.Duration <= 0 {
-		return def
-	}
-	return d.Duration
-}
+// requestTimeout caps a spec's timeout (its accessor gives the default) at MaxRequestTimeout.
+func requestTimeout(d time.Duration) time.Duration { return min(d, MaxRequestTimeout) }
 
 func orDefault(s, def string) string {
 	if s == "" {

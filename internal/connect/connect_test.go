@@ -164,7 +164,7 @@ func TestTimeoutsAreCapped(t *testing.T) {
 		{nil, 30 * time.Second}, {&metav1.Duration{}, 30 * time.Second}, {&metav1.Duration{Duration: time.Minute}, time.Minute},
 		{&metav1.Duration{Duration: time.Hour}, MaxRequestTimeout},
 	} {
-		if got := requestTimeout(tc.in, 30*time.Second); got != tc.want {
+		if got := requestTimeout((&v1.HTTPRecordSource{Timeout: tc.in}).GetTimeout()); got != tc.want {
 			t.Errorf("requestTimeout(%v) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
