@@ -57,7 +57,9 @@ func (s *LDAPIncremental) GetFullReadInterval() time.Duration {
 }
 
 // GetTimeout bounds the HTTP request for the HR record.
-func (s *HTTPRecordSource) GetTimeout() time.Duration { return positiveOr(s.Timeout, DefaultHTTPTimeout) }
+func (s *HTTPRecordSource) GetTimeout() time.Duration {
+	return positiveOr(s.Timeout, DefaultHTTPTimeout)
+}
 
 // GetInterval is the time between sync runs.
 func (s *SyncTargetSpec) GetInterval() time.Duration { return positiveOr(s.Interval, DefaultInterval) }
@@ -106,7 +108,9 @@ func (s *Safety) GetMaxDeletionPercent() int {
 }
 
 // GetMinSourcePercent is the smallest read, in percent of managed users, that may offboard anyone.
-func (s *Safety) GetMinSourcePercent() int { return int32Or(s.MinSourcePercent, DefaultMinSourcePercent) }
+func (s *Safety) GetMinSourcePercent() int {
+	return int32Or(s.MinSourcePercent, DefaultMinSourcePercent)
+}
 
 // GetMaxAdoptions is the most users one run may adopt.
 func (s *Safety) GetMaxAdoptions() int { return int32Or(s.MaxAdoptions, DefaultMaxAdoptions) }
