@@ -180,7 +180,7 @@ func TestE2EAdoptionLimit(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(msg, "adopt 5 users (limit 4)") || st.Status.Plan == nil || st.Status.Plan.Counts.Adopted != 5 {
+		if !strings.Contains(msg, "adopt 5 users, limit 4 (maxAdoptions 4)") || st.Status.Plan == nil || st.Status.Plan.Counts.Adopted != 5 {
 			return fmt.Errorf("message %q plan %+v", msg, st.Status.Plan)
 		}
 		return nil

@@ -141,7 +141,7 @@ func TestAdoptionLimitAndApproval(t *testing.T) {
 	two := 2
 	pol := policy(adoptOn(MatchUserName), func(p *Policy) { p.Controls.MaxAdoptions = &two })
 	p := Compute(Input{Desired: desired, Actual: actual, Policy: pol, Now: now, SourceComplete: true})
-	if p.Blocked == nil || p.Blocked.Reason != ReasonAdoptionThresholdExceeded || !strings.Contains(p.Blocked.Message, "adopt 3 users (limit 2)") {
+	if p.Blocked == nil || p.Blocked.Reason != ReasonAdoptionThresholdExceeded || !strings.Contains(p.Blocked.Message, "adopt 3 users, limit 2 (maxAdoptions 2)") {
 		t.Fatalf("blocked %+v", p.Blocked)
 	}
 	pol.ApprovedDeletions = true
@@ -222,7 +222,7 @@ func TestCreateAndMembershipRemovalLimits(t *testing.T) {
 	}
 	p := Compute(in)
 	if p.Blocked == nil || p.Blocked.Reason != ReasonCreateThresholdExceeded ||
-		!strings.Contains(p.Blocked.Message, "create 2 users (limit 1)") || !strings.Contains(p.Blocked.Message, "remove 1 group memberships (limit 0)") {
+		!strings.Contains(p.Blocked.Message, "create 2 users, limit 1 (maxCreates 1)") || !strings.Contains(p.Blocked.Message, "remove 1 group memberships, limit 0 (maxMembershipRemovals 0)") {
 		t.Fatalf("blocked %+v", p.Blocked)
 	}
 	in.Policy.ApprovedDeletions = true

@@ -159,19 +159,26 @@ func (p *planner) noteRequests(withheld []Action) {
 // limitBlocks returns the messages of the exceeded per-kind limits of Controls.
 func (p *planner) limitBlocks(s Summary) (reasons, msgs []string) {
 	c := p.pol.Controls
-	check := func(limit *int, n int, reason, what string) {
+	check := func(limit *int, n int, reason, what, field string) {
 		if limit != nil && n > *limit {
 			reasons = append(reasons, reason)
-			msgs = append(msgs, fmt.Sprintf("run would %s %d users (limit %d)", what, n, *limit))
+			msgs = append(msgs, fmt.Sprintf("run would %s %d users, limit %d (%s)", what, n, *limit, field))
 		}
 	}
-	check(c.MaxAdoptions, s.Adoptions, ReasonAdoptionThresholdExceeded, "adopt")
-	check(c.MaxCreates, s.Creates, ReasonCreateThresholdExceeded, "create")
+	check(c.MaxAdoptions, s.Adoptions, ReasonAdoptionThresholdExceeded, "adopt", fmt.Sprintf("maxAdoptions %d", deref(c.MaxAdoptions)))
+	check(c.MaxCreates, s.Creates, ReasonCreateThresholdExceeded, "create", fmt.Sprintf("maxCreates %d", deref(c.MaxCreates)))
 	if c.MaxMembershipRemovals != nil && s.MemberRemovals > *c.MaxMembershipRemovals {
 		reasons = append(reasons, ReasonMembershipRemovalThresholdExceeded)
-		msgs = append(msgs, fmt.Sprintf("run would remove %d group memberships (limit %d)", s.MemberRemovals, *c.MaxMembershipRemovals))
+		msgs = append(msgs, fmt.Sprintf("run would remove %d group memberships, limit %d (maxMembershipRemovals %d)", s.MemberRemovals, *c.MaxMembershipRemovals, *c.MaxMembershipRemovals))
 	}
 	return reasons, msgs
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // Limit reasons (Plan.Blocked.Reason) besides ReasonDeletionThresholdExceeded.

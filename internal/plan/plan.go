@@ -423,8 +423,8 @@ func (p *planner) decideHold() {
 			"the source yielded no users while %d are managed: nobody is offboarded in this run", p.managed)}
 	case desired > 0 && desired*100 < p.pol.MinSourcePercent*p.managed:
 		p.held = &Block{Reason: ReasonSuspiciousSource, Message: fmt.Sprintf(
-			"the source yielded %d users while %d are managed (minimum %d%%): nobody is offboarded in this run",
-			desired, p.managed, p.pol.MinSourcePercent)}
+			"the source yielded %d users while %d are managed, fewer than minSourcePercent %d%% of %d = %d: nobody is offboarded in this run",
+			desired, p.managed, p.pol.MinSourcePercent, p.managed, (p.pol.MinSourcePercent*p.managed+99)/100)}
 	}
 }
 
@@ -721,9 +721,9 @@ func (p *planner) finish() Plan {
 	plan.Summary = p.summarize()
 	plan.Summary.Withheld = len(withheld)
 	var reasons, msgs []string
-	if limit := p.offboardingLimit(); limit >= 0 && plan.Summary.Offboardings > limit {
+	if limit, from := p.offboardingLimit(); limit >= 0 && plan.Summary.Offboardings > limit {
 		reasons = append(reasons, ReasonDeletionThresholdExceeded)
-		msgs = append(msgs, fmt.Sprintf("run would offboard %d of %d managed users (limit %d)", plan.Summary.Offboardings, p.managed, limit))
+		msgs = append(msgs, fmt.Sprintf("run would offboard %d of %d managed users, limit %d (%s)", plan.Summary.Offboardings, p.managed, limit, from))
 	}
 	more, moreMsgs := p.limitBlocks(plan.Summary)
 	if block := joinBlock(append(reasons, more...), append(msgs, moreMsgs...)); block != nil {
@@ -737,19 +737,20 @@ func (p *planner) finish() Plan {
 	return plan
 }
 
-// offboardingLimit is the most offboardings this run may plan without approval, or -1.
-func (p *planner) offboardingLimit() int {
-	limit := -1
+// offboardingLimit is the most offboardings this run may plan without approval, or -1, and where
+// that limit comes from ("maxDeletionPercent 10% of 38 = 4") so that a stop message can say it.
+func (p *planner) offboardingLimit() (int, string) {
+	limit, from := -1, ""
 	if p.pol.MaxDeletions >= 0 {
-		limit = p.pol.MaxDeletions
+		limit, from = p.pol.MaxDeletions, fmt.Sprintf("maxDeletions %d", p.pol.MaxDeletions)
 	}
 	if p.pol.MaxDeletionPercent > 0 {
 		// Rounded up, so that a small directory may still offboard one person per run.
 		if l := (p.pol.MaxDeletionPercent*p.managed + 99) / 100; limit < 0 || l < limit {
-			limit = l
+			limit, from = l, fmt.Sprintf("maxDeletionPercent %d%% of %d = %d", p.pol.MaxDeletionPercent, p.managed, l)
 		}
 	}
-	return limit
+	return limit, from
 }
 
 func compareActions(a, b Action) int {

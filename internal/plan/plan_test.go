@@ -551,7 +551,7 @@ func TestCompute(t *testing.T) {
 				Actual:  []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol"))},
 				Policy:  policy(func(p *Policy) { p.MinSourcePercent = 50 }),
 			},
-			want: []string{"offboarding held (SuspiciousSource): the source yielded 1 users while 3 are managed (minimum 50%): nobody is offboarded in this run"},
+			want: []string{"offboarding held (SuspiciousSource): the source yielded 1 users while 3 are managed, fewer than minSourcePercent 50% of 3 = 2: nobody is offboarded in this run"},
 		},
 		{
 			name: "deletion count threshold exceeded: blocked, state unchanged",
@@ -563,7 +563,7 @@ func TestCompute(t *testing.T) {
 				Policy: policy(func(p *Policy) { p.MaxDeletions = 1 }),
 			},
 			want: []string{
-				"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 4 managed users (limit 1)",
+				"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 4 managed users, limit 1 (maxDeletions 1)",
 				"suspend bob: not in source", "delete carol: suspended since 2025-04-02T12:00:00Z, grace period over",
 			},
 			wantState: suspended("carol", now.Add(-2*grace)),
@@ -601,7 +601,7 @@ func TestCompute(t *testing.T) {
 				Policy:  policy(func(p *Policy) { p.MaxDeletions = 0 }),
 			},
 			want: []string{
-				"BLOCKED (DeletionThresholdExceeded): run would offboard 1 of 1 managed users (limit 0)",
+				"BLOCKED (DeletionThresholdExceeded): run would offboard 1 of 1 managed users, limit 0 (maxDeletions 0)",
 				"suspend alice: disabled in directory",
 			},
 		},
@@ -614,7 +614,7 @@ func TestCompute(t *testing.T) {
 				Policy: policy(func(p *Policy) { p.MaxDeletionPercent = 20 }),
 			},
 			want: []string{
-				"BLOCKED (DeletionThresholdExceeded): run would offboard 3 of 7 managed users (limit 2)",
+				"BLOCKED (DeletionThresholdExceeded): run would offboard 3 of 7 managed users, limit 2 (maxDeletionPercent 20% of 7 = 2)",
 				"suspend erin: not in source", "suspend frank: not in source", "suspend gina: not in source",
 			},
 		},
