@@ -4,9 +4,8 @@ package controllers
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sort"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/connect"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/textutil"
 )
 
 // Field indexes used to find the objects affected by a change.
@@ -42,7 +43,7 @@ func (r namespacedResolver) SecretKey(ctx context.Context, name, key string) ([]
 	}
 	v, ok := s.Data[key]
 	if !ok {
-		return nil, fmt.Errorf("has no key %q", key)
+		return nil, connect.ErrKeyNotFound
 	}
 	return v, nil
 }
@@ -58,29 +59,39 @@ func (r namespacedResolver) ConfigMapKey(ctx context.Context, name, key string) 
 	if v, ok := cm.BinaryData[key]; ok {
 		return v, nil
 	}
-	return nil, fmt.Errorf("has no key %q", key)
+	return nil, connect.ErrKeyNotFound
 }
 
 func notFoundMessage(err error) error {
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("not found")
+		return connect.ErrObjectNotFound
 	}
 	return err
+}
+
+// refErrorReason tells a missing Secret, a missing ConfigMap and a missing key apart.
+func refErrorReason(err error) string {
+	var re *connect.RefError
+	switch {
+	case !errors.As(err, &re):
+		return v1.ReasonInvalidConfig
+	case re.KeyMissing():
+		return v1.ReasonKeyNotFound
+	case re.Kind == "ConfigMap":
+		return v1.ReasonConfigMapNotFound
+	}
+	return v1.ReasonSecretNotFound
 }
 
 // setCondition sets a condition with the object's generation.
 func setCondition(conds *[]metav1.Condition, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(conds, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: gen,
+		Type: typ, Status: status, Reason: reason, Message: truncate(oneLine(msg), 1024), ObservedGeneration: gen,
 	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
+// truncate shortens text for status and events; oneLine keeps it on one line.
+var truncate, oneLine = textutil.Truncate, textutil.OneLine
 
 // problemsForStatus converts the first max problems for a status report.
 func problemsForStatus(problems []model.Problem, max int) []v1.UserProblem {
@@ -92,29 +103,6 @@ func problemsForStatus(problems []model.Problem, max int) []v1.UserProblem {
 		out = append(out, v1.UserProblem{Subject: truncate(p.Subject, 256), Reason: string(p.Reason), Message: truncate(p.Message, 512)})
 	}
 	return out
-}
-
-// markNotSynced records that no sync happened: Ready and Synced are False, and Stalled says
-// whether a person has to act before the next attempt can succeed.
-func markNotSynced(conds *[]metav1.Condition, gen int64, reason, msg string, stalled bool) {
-	setCondition(conds, gen, v1.ConditionReady, metav1.ConditionFalse, reason, msg)
-	setCondition(conds, gen, v1.ConditionSynced, metav1.ConditionFalse, reason, msg)
-	setCondition(conds, gen, v1.ConditionStalled, boolStatus(stalled), reason, msg)
-}
-
-// durationOr returns d, or def when d is unset or not positive.
-func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil || d.Duration <= 0 {
-		return def
-	}
-	return d.Duration
-}
-
-func boolStatus(b bool) metav1.ConditionStatus {
-	if b {
-		return metav1.ConditionTrue
-	}
-	return metav1.ConditionFalse
 }
 
 // sourceSecrets lists the Secrets a DirectorySource reads.

@@ -41,11 +41,8 @@ func controlsFor(s v1.SyncTargetSpec) plan.Controls {
 	}
 	c.MaxCreates = limit(s.Safety.MaxCreates)
 	c.MaxMembershipRemovals = limit(s.Safety.MaxMembershipRemovals)
-	c.MaxAdoptions = limit(s.Safety.MaxAdoptions)
-	if c.MaxAdoptions == nil {
-		n := 100 // the API default, for objects written before the field existed
-		c.MaxAdoptions = &n
-	}
+	maxAdoptions := s.Safety.GetMaxAdoptions()
+	c.MaxAdoptions = &maxAdoptions
 	return c
 }
 

@@ -45,7 +45,7 @@ func (r *DirectorySourceReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.Get(ctx, req.NamespacedName, &ds); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	interval := durationOr(ds.Spec.ProbeInterval, 5*time.Minute)
+	interval := ds.Spec.GetProbeInterval()
 	timeout := r.ReadTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -109,7 +109,7 @@ func readSource(ctx context.Context, src directory.Source) (*readResult, error) 
 // sourceErrorReason maps a read or setup error to a condition reason and message.
 func sourceErrorReason(err error) (string, string) {
 	if connect.IsRefError(err) {
-		return v1.ReasonSecretNotFound, err.Error()
+		return refErrorReason(err), err.Error()
 	}
 	var de *directory.Error
 	if errors.As(err, &de) {

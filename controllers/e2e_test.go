@@ -721,6 +721,13 @@ func TestE2EDeletionThreshold(t *testing.T) {
 		if st.Status.Plan == nil || st.Status.Plan.Blocked == "" || st.Status.Plan.Counts.Suspended != 3 {
 			return fmt.Errorf("status.plan %+v, want a blocked plan with 3 suspensions", st.Status.Plan)
 		}
+		// lastRun is what was applied: nothing; the guard says where its limit comes from.
+		if st.Status.LastRun.Suspended != 0 {
+			return fmt.Errorf("lastRun.suspended %d after a blocked run, want 0", st.Status.LastRun.Suspended)
+		}
+		if msg := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "(maxDeletions 2)") {
+			return fmt.Errorf("Ready message %q does not name the limit", msg)
+		}
 		return nil
 	})
 	eventually(t, waitSync, func() error {

@@ -32,7 +32,7 @@ func (r *SyncTargetReconciler) untilNextRun(st *v1.SyncTarget) time.Duration {
 		st.Status.ObservedGeneration != st.Generation {
 		return time.Second
 	}
-	wait := st.Status.LastSyncTime.Add(durationOr(st.Spec.Interval, 15*time.Minute)).Sub(r.now())
+	wait := st.Status.LastSyncTime.Add(st.Spec.GetInterval()).Sub(r.now())
 	return max(wait, time.Second)
 }
 

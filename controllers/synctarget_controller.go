@@ -30,6 +30,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
+	"github.com/directory-sync/directory-sync-operator/internal/target"
 )
 
 // finalizerName is set on SyncTargets. Deleting a SyncTarget leaves every target user as it is:
@@ -95,12 +96,14 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 
 	before := st.DeepCopy()
-	interval := durationOr(st.Spec.Interval, 15*time.Minute)
+	interval := st.Spec.GetInterval()
 	syncRequest := st.Annotations[v1.AnnotationSyncRequested]
 	result, runErr := r.sync(ctx, &st)
+	setSyncTargetConditions(&st.Status.Conditions, st.Generation, result.outcome)
+	r.recordEvents(&st, result.outcome)
 	st.Status.LastHandledSyncRequest = syncRequest
 	st.Status.ObservedGeneration = st.Generation
-	if err := r.Status().Patch(ctx, &st, client.MergeFrom(before)); err != nil {
+	if err := r.Status().Patch(ctx, &st, statusPatch{client.MergeFrom(before)}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
@@ -116,28 +119,28 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{RequeueAfter: interval}, nil
 }
 
-type syncOutcome struct{ requeueAfter time.Duration }
+type syncOutcome struct {
+	requeueAfter time.Duration
+	outcome      runOutcome
+}
 
 // retryAfter is how soon a run that could not start is tried again: within a minute, or the
 // interval when that is shorter.
 func retryAfter(st *v1.SyncTarget) time.Duration {
-	return min(durationOr(st.Spec.Interval, time.Minute), time.Minute)
+	return min(st.Spec.GetInterval(), time.Minute)
 }
 
-// sync runs one sync and records the outcome in st.Status.
+// sync runs one sync, records counters, problems and the plan in st.Status and returns the outcome
+// the conditions are derived from.
 func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syncOutcome, error) {
 	log := logf.FromContext(ctx)
 	status := &st.Status
-	gen := st.Generation
 	notReady := func(reason, msg string, stalled bool) (syncOutcome, error) {
-		markNotSynced(&status.Conditions, gen, reason, msg, stalled)
-		return syncOutcome{requeueAfter: retryAfter(st)}, errors.New(msg)
+		return syncOutcome{requeueAfter: retryAfter(st), outcome: runOutcome{notStarted: &stop{reason, msg, stalled}}}, errors.New(msg)
 	}
 
 	if st.Spec.Suspend {
-		setCondition(&status.Conditions, gen, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonSuspended, "syncing is suspended (spec.suspend)")
-		setCondition(&status.Conditions, gen, v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonSuspended, "syncing is suspended (spec.suspend)")
-		return syncOutcome{requeueAfter: 24 * time.Hour}, nil
+		return syncOutcome{requeueAfter: 24 * time.Hour, outcome: runOutcome{suspended: true}}, nil
 	}
 
 	// The DirectorySource and MappingRules must exist and be valid.
@@ -163,16 +166,15 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	src, err := r.sourceFor(ctx, st, &ds, resolver)
 	if err != nil {
 		reason, msg := sourceErrorReason(err)
-		setCondition(&status.Conditions, gen, v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
-		return notReady(reason, "directory source: "+msg, false)
+		return syncOutcome{requeueAfter: retryAfter(st), outcome: runOutcome{sourceErr: &stop{reason, msg, stalledReason(reason)}}}, err
 	}
 	target, release, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
 	if err != nil {
 		reason := v1.ReasonInvalidConfig
 		if connect.IsRefError(err) {
-			reason = v1.ReasonSecretNotFound
+			reason = refErrorReason(err)
 		}
-		return notReady(reason, "SCIM target: "+err.Error(), false)
+		return notReady(reason, "SCIM target: "+err.Error(), true)
 	}
 	defer release()
 
@@ -190,23 +192,23 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		Policy:      policy,
 		State:       stateFromStatus(status.Suspended),
 		DryRun:      st.Spec.DryRun,
-		Concurrency: int(st.Spec.SCIM.MaxConcurrency),
+		Concurrency: st.Spec.SCIM.GetMaxConcurrency(),
 		Now:         r.now,
 	})
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
-	r.publish(st, res, runErr, approval)
+	outcome := r.publish(st, res, runErr, approval)
 	r.publishRequests(st, res, requests)
 	r.storeReport(ctx, st, res)
 	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		// A run cut by its deadline waits a whole interval before the next one, so that a target
 		// that hangs holds a worker for at most deadline/(deadline+interval) of the time.
 		log.Info("sync run cut at its deadline", "deadline", deadline)
-		return syncOutcome{requeueAfter: durationOr(st.Spec.Interval, 15*time.Minute)}, runErr
+		return syncOutcome{requeueAfter: st.Spec.GetInterval(), outcome: outcome}, runErr
 	}
 	if res.SourceErr != nil || res.TargetErr != nil {
-		return syncOutcome{requeueAfter: retryAfter(st)}, runErr
+		return syncOutcome{requeueAfter: retryAfter(st), outcome: outcome}, runErr
 	}
-	return syncOutcome{}, runErr
+	return syncOutcome{outcome: outcome}, runErr
 }
 
 // Bounds of one run's deadline (see runDeadline).
@@ -222,7 +224,7 @@ func runDeadline(st *v1.SyncTarget, ceiling time.Duration) time.Duration {
 	if ceiling <= 0 {
 		ceiling = defaultRunDeadline
 	}
-	return min(max(durationOr(st.Spec.Interval, 15*time.Minute), minRunDeadline), ceiling)
+	return min(max(st.Spec.GetInterval(), minRunDeadline), ceiling)
 }
 
 // deadlineSource says so when a read fails because the run's deadline passed, rather than
@@ -257,7 +259,7 @@ func (r *SyncTargetReconciler) sourceFor(ctx context.Context, st *v1.SyncTarget,
 			return nil, err
 		}
 		spec := ds.Spec.LDAP.DeepCopy()
-		fullEvery := durationOr(spec.Incremental.FullReadInterval, time.Hour)
+		fullEvery := spec.Incremental.GetFullReadInterval()
 		build = func() (directory.Source, error) {
 			return &directory.Incremental{
 				Open: func(ctx context.Context, mark string) (directory.Source, error) {
@@ -304,35 +306,17 @@ type cachedSource struct {
 func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Policy {
 	s := st.Spec
 	p := plan.Policy{
-		ExternalIDPrefix:   s.ExternalIDPrefix,
-		GracePeriod:        30 * 24 * time.Hour,
-		AfterGrace:         plan.OffboardDelete,
+		ExternalIDPrefix:   s.GetExternalIDPrefix(),
+		GracePeriod:        s.Offboarding.GetGracePeriod(),
+		AfterGrace:         plan.OffboardAction(s.Offboarding.GetAfterGrace()),
+		OutOfScope:         plan.OutOfScopeAction(s.Offboarding.OutOfScope),
 		ManagedFields:      managedFields,
-		MaxDeletions:       25,
-		MaxDeletionPercent: 10,
-		MinSourcePercent:   50,
+		MaxDeletions:       s.Safety.GetMaxDeletions(),
+		MaxDeletionPercent: s.Safety.GetMaxDeletionPercent(),
+		MinSourcePercent:   s.Safety.GetMinSourcePercent(),
 		ApprovedDeletions:  approved,
 	}
-	if p.ExternalIDPrefix == "" {
-		p.ExternalIDPrefix = "dirsync:"
-	}
-	if g := s.Offboarding.GracePeriod; g != nil {
-		p.GracePeriod = g.Duration
-	}
-	if s.Offboarding.AfterGrace != "" {
-		p.AfterGrace = plan.OffboardAction(s.Offboarding.AfterGrace)
-	}
-	p.OutOfScope = plan.OutOfScopeAction(s.Offboarding.OutOfScope)
 	p.CreateDisabled = s.Offboarding.FirstSeenDisabled == "CreateSuspended"
-	if v := s.Safety.MaxDeletions; v != nil {
-		p.MaxDeletions = int(*v)
-	}
-	if v := s.Safety.MaxDeletionPercent; v != nil {
-		p.MaxDeletionPercent = int(*v)
-	}
-	if v := s.Safety.MinSourcePercent; v != nil {
-		p.MinSourcePercent = int(*v)
-	}
 	p.Controls = controlsFor(s)
 	return p
 }
@@ -369,40 +353,40 @@ func statusFromState(s plan.State, previous []v1.SuspendedUser, names map[string
 	return out
 }
 
-// publish records one run's outcome: conditions, counters, problems, plan and events.
-func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, runErr error, approval string) {
+// publish records one run's counters, problems, plan and suspended users in st.Status and returns
+// the outcome the conditions and events are derived from.
+func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, runErr error, approval string) runOutcome {
 	status := &st.Status
-	gen := st.Generation
-	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
-		setCondition(&status.Conditions, gen, typ, s, reason, msg)
-	}
-	warn := func(reason, action, msg string) {
-		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, reason, action, "%s", truncate(msg, 1000))
-	}
-
 	if res.SourceErr != nil {
 		reason, msg := sourceErrorReason(res.SourceErr)
-		msg = "directory not readable, nothing was changed: " + msg
-		set(v1.ConditionSourceReachable, metav1.ConditionFalse, reason, msg)
-		markNotSynced(&status.Conditions, gen, reason, msg, false)
-		warn(reason, "Read", msg)
-		return
+		return runOutcome{sourceErr: &stop{reason, msg, stalledReason(reason)}}
 	}
-	snap := res.Snapshot
-	set(v1.ConditionSourceReachable, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("read %d entries", len(snap.Records)))
+	o := runOutcome{entries: len(res.Snapshot.Records), dryRun: st.Spec.DryRun}
 	if res.TargetErr != nil {
-		msg := "SCIM target not readable, nothing was changed: " + res.TargetErr.Error()
-		markNotSynced(&status.Conditions, gen, v1.ReasonTargetUnreachable, msg, false)
-		warn(v1.ReasonTargetUnreachable, "Sync", msg)
-		return
+		reason := v1.ReasonTargetUnreachable
+		if target.IsAuth(res.TargetErr) {
+			reason = v1.ReasonTargetAuthFailed
+		}
+		o.targetErr = &stop{reason, res.TargetErr.Error(), reason == v1.ReasonTargetAuthFailed}
+		return o
+	}
+	if runErr != nil {
+		o.interrupted = runErr.Error()
 	}
 	if res.Plan == nil { // mapping was interrupted
-		msg := "run interrupted: " + fmt.Sprint(runErr)
-		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonReconciling, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonReconciling, msg)
-		return
+		if o.interrupted == "" {
+			o.interrupted = "no plan"
+		}
+		return o
 	}
 	p := res.Plan
+	o.planned, o.actions = true, len(p.Actions)
+	if p.OffboardingHeld != nil {
+		o.held = &stop{heldReason(p), heldMessage(p), false}
+	}
+	if len(res.UnknownAttributes) > 0 {
+		o.unknownAttributes = unknownAttributesMessage(res.UnknownAttributes)
+	}
 	problems := append(append(slices.Clone(res.Skipped), res.Failures...), res.Warnings...)
 	status.Problems = problemsForStatus(problems, 50)
 	status.ProblemsTotal = int32(len(problems))
@@ -412,21 +396,15 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	skipped := int32(len(res.Skipped))
 
 	if p.Blocked != nil || st.Spec.DryRun {
+		// Nothing was applied: lastRun says so; what would have happened is in status.plan.
 		status.Plan = planSummary(p)
-		status.LastRun = plannedCounts(p, skipped)
+		status.LastRun = v1.RunCounts{Skipped: skipped, Held: int32(p.Summary.Held)}
 		status.ManagedUsers = int32(res.ManagedAfter()) // nothing applied: the users found
+		o.managed = int(status.ManagedUsers)
 		if p.Blocked != nil {
-			msg := p.Blocked.Message + fmt.Sprintf("; nothing was changed. Raise spec.safety limits or set the annotation %s to approve one run (it approves every limit of the plan in status.plan)", v1.AnnotationApproveDeletions)
-			markNotSynced(&status.Conditions, gen, p.Blocked.Reason, msg, true)
-			warn(p.Blocked.Reason, "Sync", msg)
-			return
+			o.blocked = &stop{p.Blocked.Reason, p.Blocked.Message, true}
 		}
-		msg := fmt.Sprintf("dry run: %d actions planned, nothing written (see status.plan)", len(p.Actions))
-		set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonDryRun, msg)
-		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonDryRun, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonDryRun, msg)
-		set(v1.ConditionDegraded, boolStatus(p.OffboardingHeld != nil), heldReason(p), heldMessage(p))
-		return
+		return o
 	}
 
 	// Applied.
@@ -449,39 +427,47 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 	if p.ApprovalUsed {
 		status.ApprovedDeletionsUsed = approval
 	}
-	set(v1.ConditionStalled, metav1.ConditionFalse, v1.ReasonSucceeded, "nothing needs a person's attention")
-	summary := fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, held %d, failed %d",
+	o.managed, o.failed = int(status.ManagedUsers), c.Failed
+	o.summary = fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, held %d, failed %d",
 		c.Adopted, c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, p.Summary.Held, c.Failed)
+	return o
+}
+
+// recordEvents tells a run's outcome as events: a warning for each stop, failure or held offboarding,
+// a normal event for a run that changed something. Every event is one line.
+func (r *SyncTargetReconciler) recordEvents(st *v1.SyncTarget, o runOutcome) {
+	warn := func(reason, action, msg string) {
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, reason, action, "%s", truncate(oneLine(msg), 1000))
+	}
 	switch {
-	case runErr != nil:
-		msg := "run interrupted after: " + summary + ": " + runErr.Error()
-		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonReconciling, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonReconciling, msg)
-		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonReconciling, msg)
-	case c.Failed > 0:
-		msg := fmt.Sprintf("%d actions failed (see status.problems): %s", c.Failed, summary)
-		set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonPartialFailure, msg)
-		set(v1.ConditionSynced, metav1.ConditionFalse, v1.ReasonPartialFailure, msg)
-		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonPartialFailure, msg)
-		warn(v1.ReasonPartialFailure, "Sync", msg)
-	case len(res.UnknownAttributes) > 0:
-		// The rest is in sync, but an attribute a rule maps is never written.
-		msg := unknownAttributesMessage(res.UnknownAttributes)
-		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("%d users in sync; last run %s", status.ManagedUsers, summary))
-		set(v1.ConditionSynced, metav1.ConditionTrue, v1.ReasonSucceeded, summary)
-		set(v1.ConditionDegraded, metav1.ConditionTrue, v1.ReasonUnknownAttribute, msg)
-		warn(v1.ReasonUnknownAttribute, "Sync", msg)
-	default:
-		set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, fmt.Sprintf("%d users in sync; last run %s", status.ManagedUsers, summary))
-		set(v1.ConditionSynced, metav1.ConditionTrue, v1.ReasonSucceeded, summary)
-		set(v1.ConditionDegraded, boolStatus(p.OffboardingHeld != nil), heldReason(p), heldMessage(p))
+	case o.sourceErr != nil:
+		warn(o.sourceErr.reason, "Read", "directory not readable, nothing was changed: "+o.sourceErr.message)
+	case o.targetErr != nil:
+		warn(o.targetErr.reason, "Sync", "target not readable, nothing was changed: "+o.targetErr.message)
+	case o.blocked != nil:
+		warn(o.blocked.reason, "Sync", o.blocked.message+"; nothing was changed (see status.plan)")
+	case o.failed > 0:
+		warn(v1.ReasonPartialFailure, "Sync", fmt.Sprintf("%d actions failed (see status.problems): %s", o.failed, o.summary))
+	case o.planned && !o.dryRun && o.interrupted == "" && o.actions > 0:
+		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "Synced", "Sync", "%s", o.summary)
 	}
-	if p.OffboardingHeld != nil {
-		warn(heldReason(p), "Offboard", heldMessage(p))
+	if o.held != nil {
+		warn(o.held.reason, "Offboard", o.held.message)
 	}
-	if len(p.Actions) > 0 && c.Failed == 0 && runErr == nil {
-		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "Synced", "Sync", "%s", summary)
+	if o.unknownAttributes != "" && o.planned && !o.dryRun && o.interrupted == "" && o.failed == 0 && o.blocked == nil {
+		warn(v1.ReasonUnknownAttribute, "Sync", o.unknownAttributes)
 	}
+}
+
+// stalledReason says whether a source or target error needs a person: wrong credentials, a missing
+// Secret or key, or a configuration the server rejects do not heal by retrying.
+func stalledReason(reason string) bool {
+	switch reason {
+	case v1.ReasonAuthFailed, v1.ReasonTargetAuthFailed, v1.ReasonSecretNotFound, v1.ReasonConfigMapNotFound,
+		v1.ReasonKeyNotFound, v1.ReasonInvalidConfig, v1.ReasonInvalidFilter:
+		return true
+	}
+	return false
 }
 
 func heldReason(p *plan.Plan) string {
@@ -498,9 +484,6 @@ func heldReason(p *plan.Plan) string {
 }
 
 func heldMessage(p *plan.Plan) string {
-	if p.OffboardingHeld == nil {
-		return "no failures; offboarding was not held back"
-	}
 	return "nobody was offboarded: " + p.OffboardingHeld.Message
 }
 

@@ -308,7 +308,7 @@ type SyncTargetStatus struct {
 	LastSyncDuration *metav1.Duration `json:"lastSyncDuration,omitempty"`
 	// ManagedUsers is the number of target users this SyncTarget manages.
 	// +optional
-	ManagedUsers int32 `json:"managedUsers,omitempty"`
+	ManagedUsers int32 `json:"managedUsers"`
 	// LastRun counts what the last run did (or, in dry-run, would do).
 	// +optional
 	LastRun RunCounts `json:"lastRun,omitempty"`
@@ -318,7 +318,7 @@ type SyncTargetStatus struct {
 	Problems []UserProblem `json:"problems,omitempty"`
 	// ProblemsTotal is the number of users that could not be processed in the last run.
 	// +optional
-	ProblemsTotal int32 `json:"problemsTotal,omitempty"`
+	ProblemsTotal int32 `json:"problemsTotal"`
 	// Plan is the last computed plan when it was not applied (dry-run or a safety stop).
 	// +optional
 	Plan *PlanSummary `json:"plan,omitempty"`

@@ -32,6 +32,13 @@ type Resolver interface {
 	ConfigMapKey(ctx context.Context, name, key string) ([]byte, error)
 }
 
+// A Resolver's errors for a missing object and for a missing key of an existing one; they are
+// reported with different reasons (SecretNotFound, KeyNotFound).
+var (
+	ErrObjectNotFound = errors.New("not found")
+	ErrKeyNotFound    = errors.New("key not found")
+)
+
 // RefError says that a referenced Secret or ConfigMap (or a key of it) is missing.
 type RefError struct {
 	Kind, Name, Key string
@@ -39,8 +46,17 @@ type RefError struct {
 }
 
 func (e *RefError) Error() string {
+	if errors.Is(e.Err, ErrKeyNotFound) {
+		return fmt.Sprintf("%s %q has no key %q", e.Kind, e.Name, e.Key)
+	}
+	if errors.Is(e.Err, ErrObjectNotFound) {
+		return fmt.Sprintf("%s %q not found (key %q)", e.Kind, e.Name, e.Key)
+	}
 	return fmt.Sprintf("%s %q key %q: %v", e.Kind, e.Name, e.Key, e.Err)
 }
+
+// KeyMissing reports whether the object exists but lacks the key.
+func (e *RefError) KeyMissing() bool { return errors.Is(e.Err, ErrKeyNotFound) }
 
 func (e *RefError) Unwrap() error { return e.Err }
 

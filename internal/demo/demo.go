@@ -301,7 +301,8 @@ func (d *demo) startManager(ctx context.Context) error {
 	d.onShutdown(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			_ = err // the manager's own error no longer matters once the demo shuts down
 		case <-time.After(15 * time.Second):
 		}
 	})

@@ -386,7 +386,7 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 	}
 
 	if f.lookup != nil && len(values) > 0 {
-		translated := values
+		var translated []string
 		if f.kind == kindList {
 			translated = make([]string, 0, len(values))
 		} else {

@@ -10,6 +10,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/target"
+	"github.com/directory-sync/directory-sync-operator/internal/textutil"
 )
 
 // checkFields checks the managed fields against the target's schemas (targets that publish them):
@@ -168,5 +169,5 @@ func partialUpdate(act plan.Action, err error) (model.Problem, bool) {
 		subject = act.ExternalID
 	}
 	return model.Problem{Subject: subject, Reason: reason,
-		Message: fmt.Sprintf("updated except %s: %s", strings.Join(pe.Fields, ", "), trim(pe.Err.Error(), 300))}, true
+		Message: fmt.Sprintf("updated except %s: %s", strings.Join(pe.Fields, ", "), textutil.Truncate(pe.Err.Error(), 300))}, true
 }

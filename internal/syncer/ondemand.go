@@ -10,6 +10,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
+	"github.com/directory-sync/directory-sync-operator/internal/textutil"
 )
 
 // Outcomes of a provision-on-demand.
@@ -56,7 +57,7 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 	recs, err := directory.Find(ctx, o.Source, key, o.Mapper.SourceAttributes(model.FieldUserName))
 	switch {
 	case err != nil:
-		tr.step("read", "Failed", "%s", trim(err.Error(), 300))
+		tr.step("read", "Failed", "%s", textutil.Truncate(err.Error(), 300))
 		tr.Outcome = OnDemandFailed
 		return tr
 	case len(recs) == 0:
@@ -101,13 +102,13 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 
 	actual, err := o.Target.ListUsers(ctx)
 	if err != nil {
-		tr.step("match", "Failed", "listing target users: %s", trim(err.Error(), 300))
+		tr.step("match", "Failed", "listing target users: %s", textutil.Truncate(err.Error(), 300))
 		tr.Outcome = OnDemandFailed
 		return tr
 	}
 	groups, err := o.Target.ListGroups(ctx)
 	if err != nil {
-		tr.step("match", "Failed", "listing target groups: %s", trim(err.Error(), 300))
+		tr.step("match", "Failed", "listing target groups: %s", textutil.Truncate(err.Error(), 300))
 		tr.Outcome = OnDemandFailed
 		return tr
 	}

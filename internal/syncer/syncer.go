@@ -16,6 +16,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/target"
+	"github.com/directory-sync/directory-sync-operator/internal/textutil"
 )
 
 // Target is where a run writes; see target.Target.
@@ -417,7 +418,7 @@ func (a *applier) done(act plan.Action, err error) {
 		a.res.Outcomes = map[string]string{}
 	}
 	if err != nil {
-		a.res.Outcomes[ActionKey(act)] = trim(err.Error(), 300)
+		a.res.Outcomes[ActionKey(act)] = textutil.Truncate(err.Error(), 300)
 	} else {
 		a.res.Outcomes[ActionKey(act)] = ""
 	}
@@ -440,7 +441,7 @@ func (a *applier) done(act plan.Action, err error) {
 		}
 		a.res.Failures = append(a.res.Failures, model.Problem{
 			Subject: subject, Reason: reason,
-			Message: fmt.Sprintf("%s failed: %s", act.Kind, trim(err.Error(), 300)),
+			Message: fmt.Sprintf("%s failed: %s", act.Kind, textutil.Truncate(err.Error(), 300)),
 		})
 		return
 	}
@@ -478,11 +479,4 @@ func (a *applier) isNotAdopted(ext string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.notAdopted[ext]
-}
-
-func trim(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

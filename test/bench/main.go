@@ -243,7 +243,7 @@ func (b *bench) ldap(ctx context.Context, n int) {
 		b.add(s, "entries/s", "—", "skipped: slapd did not start: "+firstLine(err.Error()))
 		return
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }()
 	b.notes = append(b.notes, fmt.Sprintf("slapd with %d users started (slapadd included) in %s.", n, seconds(time.Since(t))))
 	src, err := ldap.New(ldap.Config{
 		URL: srv.URL, BindDN: slapd.ServiceDN, BindPassword: slapd.ServicePassword,

@@ -15,9 +15,8 @@ import (
 
 // group is a group entry as far as membership resolution needs it.
 type group struct {
-	dn      string
-	name    string
-	members []string // normalised member DNs (recursive mode)
+	dn   string
+	name string
 }
 
 // entryExtra is what group and manager resolution need from a user entry besides its record.

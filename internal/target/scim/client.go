@@ -25,6 +25,7 @@ import (
 
 	"github.com/directory-sync/directory-sync-operator/internal/redact"
 	"github.com/directory-sync/directory-sync-operator/internal/target"
+	"github.com/directory-sync/directory-sync-operator/internal/textutil"
 )
 
 // Defaults of Options.
@@ -566,10 +567,10 @@ func newError(method, path string, resp *http.Response, raw []byte) *Error {
 	e := &Error{Status: resp.StatusCode, Method: method, Path: path}
 	var eb errorBody
 	if json.Unmarshal(raw, &eb) == nil && (eb.Detail != "" || eb.ScimType != "") {
-		e.ScimType = truncate(eb.ScimType, 64)
-		e.Detail = truncate(eb.Detail, maxErrorBody)
+		e.ScimType = textutil.Truncate(eb.ScimType, 64)
+		e.Detail = textutil.Truncate(eb.Detail, maxErrorBody)
 	} else {
-		e.Detail = truncate(strings.TrimSpace(string(raw)), maxErrorBody)
+		e.Detail = textutil.Truncate(strings.TrimSpace(string(raw)), maxErrorBody)
 	}
 	e.RetryAfter = retryAfter(resp.Header, time.Now())
 	return e

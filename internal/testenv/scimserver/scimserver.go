@@ -128,7 +128,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 				default:
 				}
 			}
-			logs.Write([]byte(line + "\n"))
+			_, _ = logs.Write([]byte(line + "\n"))
 		}
 		_, _ = io.Copy(logs, stdout)
 	}()

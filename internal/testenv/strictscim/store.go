@@ -194,7 +194,7 @@ func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.R
 	st := h.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	m := map[string]any(deepCopy(attrs))
+	m := deepCopy(attrs)
 	ext, _ := m["externalId"].(string)
 	delete(m, "externalId")
 	if err := h.check("", m, nil); err != nil {
@@ -257,7 +257,7 @@ func (h *handler) Replace(_ *http.Request, id string, attrs scim.ResourceAttribu
 	if r == nil {
 		return scim.Resource{}, scimerr.ScimErrorResourceNotFound(id)
 	}
-	m := map[string]any(deepCopy(attrs))
+	m := deepCopy(attrs)
 	ext, _ := m["externalId"].(string)
 	delete(m, "externalId")
 	if err := h.check(id, m, r.attrs); err != nil {
