@@ -74,15 +74,10 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.mu.Lock()
 		delete(r.sources, req.String())
 		r.mu.Unlock()
-		if controllerutil.RemoveFinalizer(&st, finalizerName) {
-			return ctrl.Result{}, r.Update(ctx, &st)
-		}
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, client.IgnoreNotFound(r.patchFinalizer(ctx, &st, controllerutil.RemoveFinalizer))
 	}
-	if controllerutil.AddFinalizer(&st, finalizerName) {
-		if err := r.Update(ctx, &st); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.patchFinalizer(ctx, &st, controllerutil.AddFinalizer); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	if request := pendingProvision(&st); request != "" {
@@ -117,6 +112,18 @@ func (r *SyncTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{RequeueAfter: result.requeueAfter}, nil
 	}
 	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// patchFinalizer adds or removes the finalizer with a merge patch of metadata.finalizers alone
+// (optimistic lock on the resourceVersion). An Update would send the whole object back: the spec
+// round-trips through Go types ("15m" becomes "15m0s"), the generation changes and the operator
+// takes ownership of spec fields, so a GitOps tool's server-side apply then conflicts.
+func (r *SyncTargetReconciler) patchFinalizer(ctx context.Context, st *v1.SyncTarget, change func(client.Object, string) bool) error {
+	before := st.DeepCopy()
+	if !change(st, finalizerName) {
+		return nil
+	}
+	return r.Patch(ctx, st, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 type syncOutcome struct {
