@@ -82,6 +82,10 @@ func runManager(args []string) int {
 			log.Error(err, "setting up webhooks")
 			return 1
 		}
+		if err := webhookv1alpha1.SetupSyncTargetWebhook(mgr); err != nil {
+			log.Error(err, "setting up webhooks")
+			return 1
+		}
 	}
 	log.Info("starting manager", "leaderElection", f.manager.LeaderElect, "watchNamespaces", f.manager.WatchNamespaces,
 		"secureMetrics", f.manager.SecureMetrics)

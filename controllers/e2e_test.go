@@ -281,6 +281,23 @@ func conditions(conds []metav1.Condition, want ...string) error {
 	return nil
 }
 
+// expectEvent waits for a Warning event with this reason about the SyncTarget name.
+func (f *fixture) expectEvent(t *testing.T, name, reason string) {
+	t.Helper()
+	eventually(t, waitSync, func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(context.Background(), &events, client.InNamespace(f.ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason && e.Regarding.Name == name && e.Type == corev1.EventTypeWarning {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event among %d events", reason, len(events.Items))
+	})
+}
+
 // waitForRun waits until the SyncTarget has completed a run (lastSyncTime moved) after this call.
 func (f *fixture) waitForRun(t *testing.T, name string) {
 	t.Helper()
@@ -752,13 +769,42 @@ func TestE2EDeletionThreshold(t *testing.T) {
 		t.Fatalf("status.suspended %+v after a blocked run", s)
 	}
 
+	// An approval that does not name the blocked plan (a ticket number, an old fingerprint) is
+	// reported as ignored and lifts nothing.
 	st := f.syncTarget(t, "app")
-	update(t, st, func(st *v1.SyncTarget) {
-		if st.Annotations == nil {
-			st.Annotations = map[string]string{}
+	pending := st.Status.PendingApproval
+	if pending == nil || pending.Fingerprint == "" || pending.Counts.Suspended != 3 {
+		t.Fatalf("status.pendingApproval %+v, want the blocked plan with 3 suspensions", pending)
+	}
+	ready := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionStalled)
+	wantCmd := "kubectl annotate synctarget -n " + f.ns + " app " + v1.AnnotationApproveDeletions + "=" + pending.Fingerprint + " --overwrite"
+	if ready == nil || !strings.Contains(ready.Message, wantCmd) {
+		t.Fatalf("Stalled message does not print %q: %+v", wantCmd, ready)
+	}
+	approve := func(value string) {
+		update(t, f.syncTarget(t, "app"), func(st *v1.SyncTarget) {
+			if st.Annotations == nil {
+				st.Annotations = map[string]string{}
+			}
+			st.Annotations[v1.AnnotationApproveDeletions] = value
+		})
+	}
+	approve("ticket-123")
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if st.Status.IgnoredApproval != "ticket-123" {
+			return fmt.Errorf("ignoredApproval %q", st.Status.IgnoredApproval)
 		}
-		st.Annotations[v1.AnnotationApproveDeletions] = "ticket-123"
+		return conditions(st.Status.Conditions, v1.ConditionStalled, "True", v1.ReasonDeletionThresholdExceeded)
 	})
+	f.expectEvent(t, "app", v1.ReasonApprovalIgnored)
+	for _, uid := range removed {
+		if u, ok := f.user(t, uid); !ok || !u.Active {
+			t.Fatalf("%s changed although the approval named no blocked plan: present %v active %v", uid, ok, u.Active)
+		}
+	}
+
+	approve(pending.Fingerprint)
 	eventually(t, waitSync, func() error {
 		for _, uid := range removed {
 			if u, ok := f.user(t, uid); !ok || u.Active {
@@ -766,12 +812,32 @@ func TestE2EDeletionThreshold(t *testing.T) {
 			}
 		}
 		st := f.syncTarget(t, "app")
-		if len(st.Status.Suspended) != 3 || st.Status.ApprovedDeletionsUsed != "ticket-123" {
-			return fmt.Errorf("suspended %+v approvedDeletionsUsed %q", st.Status.Suspended, st.Status.ApprovedDeletionsUsed)
+		if len(st.Status.Suspended) != 3 || st.Status.ApprovedDeletionsUsed != pending.Fingerprint || st.Status.PendingApproval != nil {
+			return fmt.Errorf("suspended %+v approvedDeletionsUsed %q pending %+v", st.Status.Suspended, st.Status.ApprovedDeletionsUsed, st.Status.PendingApproval)
 		}
 		return conditions(st.Status.Conditions,
 			v1.ConditionStalled, "False", v1.ReasonSucceeded, v1.ConditionReady, "True", v1.ReasonSucceeded)
 	})
+
+	// The approval stays in the annotation (as in Git) but never lifts a later block.
+	later := []string{want[13].UID, want[14].UID, want[15].UID}
+	for _, uid := range later {
+		if err := f.ldap.DeleteUser(ctx, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, waitSync, func() error {
+		st := f.syncTarget(t, "app")
+		if st.Status.PendingApproval == nil || st.Status.PendingApproval.Fingerprint == pending.Fingerprint {
+			return fmt.Errorf("pendingApproval %+v, want a new blocked plan", st.Status.PendingApproval)
+		}
+		return conditions(st.Status.Conditions, v1.ConditionStalled, "True", v1.ReasonDeletionThresholdExceeded)
+	})
+	for _, uid := range later {
+		if u, ok := f.user(t, uid); !ok || !u.Active {
+			t.Fatalf("%s offboarded by an old approval: present %v active %v", uid, ok, u.Active)
+		}
+	}
 }
 
 // TestE2EDryRun plans without writing, then applies once dryRun is turned off.

@@ -47,6 +47,14 @@ func (r *SyncTargetReconciler) provisionNow(ctx context.Context, st *v1.SyncTarg
 		trace.Outcome = syncer.OnDemandFailed
 	}
 	func() {
+		if other, err := r.ownershipConflict(ctx, st); err != nil || other != nil {
+			msg := fmt.Sprint(err)
+			if other != nil {
+				msg = ownershipConflictMessage(st, other)
+			}
+			fail("match", v1.ReasonOwnershipConflict+": "+msg)
+			return
+		}
 		var ds v1.DirectorySource
 		if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: st.Spec.SourceRef.Name}, &ds); err != nil {
 			fail("read", fmt.Sprintf("DirectorySource %q: %v", st.Spec.SourceRef.Name, err))
@@ -84,7 +92,7 @@ func (r *SyncTargetReconciler) provisionNow(ctx context.Context, st *v1.SyncTarg
 		defer cancel()
 		trace = syncer.ProvisionOne(runCtx, syncer.Options{
 			Source: src, Mapper: mapper, Target: target,
-			Policy: policyFor(st, mapper.ManagedFields(), false),
+			Policy: policyFor(st, mapper.ManagedFields(), ""),
 			State:  stateFromStatus(st.Status.Suspended),
 			DryRun: dry, Concurrency: 1, Now: r.now,
 		}, key)

@@ -150,6 +150,18 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		return syncOutcome{requeueAfter: 24 * time.Hour, outcome: runOutcome{suspended: true}}, nil
 	}
 
+	// Another, older SyncTarget owning the same users of the same app: write nothing at all.
+	other, err := r.ownershipConflict(ctx, st)
+	if err != nil {
+		return notReady(v1.ReasonReconciling, err.Error(), false)
+	}
+	if other != nil {
+		msg := ownershipConflictMessage(st, other)
+		status.Plan = nil
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, v1.ReasonOwnershipConflict, "Sync", "%s", msg)
+		return notReady(v1.ReasonOwnershipConflict, msg, true)
+	}
+
 	// The DirectorySource and MappingRules must exist and be valid.
 	var ds v1.DirectorySource
 	if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: st.Spec.SourceRef.Name}, &ds); err != nil {
@@ -185,8 +197,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	}
 	defer release()
 
-	approval := st.Annotations[v1.AnnotationApproveDeletions]
-	policy := policyFor(st, mapper.ManagedFields(), approval != "" && approval != status.ApprovedDeletionsUsed)
+	policy := policyFor(st, mapper.ManagedFields(), approvalFor(st))
 	requests := pendingRequests(st)
 	policy.Controls.Purge, policy.Controls.ExtendGrace = requests.purge, requests.extend
 	deadline := runDeadline(st, r.RunTimeout)
@@ -203,7 +214,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		Now:         r.now,
 	})
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
-	outcome := r.publish(st, res, runErr, approval)
+	outcome := r.publish(st, res, runErr)
 	r.publishRequests(st, res, requests)
 	r.storeReport(ctx, st, res)
 	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
@@ -310,18 +321,18 @@ type cachedSource struct {
 }
 
 // policyFor translates the spec into the planner's policy.
-func policyFor(st *v1.SyncTarget, managedFields []string, approved bool) plan.Policy {
+func policyFor(st *v1.SyncTarget, managedFields []string, approvedFingerprint string) plan.Policy {
 	s := st.Spec
 	p := plan.Policy{
-		ExternalIDPrefix:   s.GetExternalIDPrefix(),
-		GracePeriod:        s.Offboarding.GetGracePeriod(),
-		AfterGrace:         plan.OffboardAction(s.Offboarding.GetAfterGrace()),
-		OutOfScope:         plan.OutOfScopeAction(s.Offboarding.OutOfScope),
-		ManagedFields:      managedFields,
-		MaxDeletions:       s.Safety.GetMaxDeletions(),
-		MaxDeletionPercent: s.Safety.GetMaxDeletionPercent(),
-		MinSourcePercent:   s.Safety.GetMinSourcePercent(),
-		ApprovedDeletions:  approved,
+		ExternalIDPrefix:    s.GetExternalIDPrefix(),
+		GracePeriod:         s.Offboarding.GetGracePeriod(),
+		AfterGrace:          plan.OffboardAction(s.Offboarding.GetAfterGrace()),
+		OutOfScope:          plan.OutOfScopeAction(s.Offboarding.OutOfScope),
+		ManagedFields:       managedFields,
+		MaxDeletions:        s.Safety.GetMaxDeletions(),
+		MaxDeletionPercent:  s.Safety.GetMaxDeletionPercent(),
+		MinSourcePercent:    s.Safety.GetMinSourcePercent(),
+		ApprovedFingerprint: approvedFingerprint,
 	}
 	p.CreateDisabled = s.Offboarding.FirstSeenDisabled == "CreateSuspended"
 	p.Controls = controlsFor(s)
@@ -360,9 +371,9 @@ func statusFromState(s plan.State, previous []v1.SuspendedUser, names map[string
 	return out
 }
 
-// publish records one run's counters, problems, plan and suspended users in st.Status and returns
-// the outcome the conditions and events are derived from.
-func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, runErr error, approval string) runOutcome {
+// publish records one run's counters, problems, plan, pending approval and suspended users in
+// st.Status and returns the outcome the conditions and events are derived from.
+func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, runErr error) runOutcome {
 	status := &st.Status
 	if res.SourceErr != nil {
 		reason, msg := sourceErrorReason(res.SourceErr)
@@ -387,6 +398,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		return o
 	}
 	p := res.Plan
+	r.settleApproval(st, p)
 	o.planned, o.actions = true, len(p.Actions)
 	if p.OffboardingHeld != nil {
 		o.held = &stop{heldReason(p), heldMessage(p), false}
@@ -410,6 +422,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		o.managed = int(status.ManagedUsers)
 		if p.Blocked != nil {
 			o.blocked = &stop{p.Blocked.Reason, p.Blocked.Message, true}
+			o.approveCommand = approveCommand(st, p.Fingerprint)
 		}
 		return o
 	}
@@ -431,9 +444,6 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		}
 	}
 	status.Suspended = statusFromState(res.State, status.Suspended, names)
-	if p.ApprovalUsed {
-		status.ApprovedDeletionsUsed = approval
-	}
 	o.managed, o.failed = int(status.ManagedUsers), c.Failed
 	o.summary = fmt.Sprintf("adopted %d, created %d, updated %d, reactivated %d, suspended %d, deleted %d, anonymized %d, group changes %d, skipped %d, held %d, failed %d",
 		c.Adopted, c.Created, c.Updated, c.Reactivated, c.Suspended, c.Deleted, c.Anonymized, c.GroupChanges, skipped, p.Summary.Held, c.Failed)

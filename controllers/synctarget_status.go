@@ -42,6 +42,8 @@ type runOutcome struct {
 	planned bool
 	// blocked: a safety limit stopped the plan; nothing was written.
 	blocked *stop
+	// approveCommand is the exact command that approves the blocked plan, and nothing else, once.
+	approveCommand string
 	// dryRun: the plan was published, not applied; actions is its size.
 	dryRun  bool
 	actions int
@@ -130,8 +132,8 @@ func syncTargetConditions(o runOutcome) map[string]condition {
 			ready = condition{metav1.ConditionFalse, s.reason, s.message + "; nothing was changed"}
 			synced = condition{metav1.ConditionFalse, s.reason, "nothing was changed (see status.plan)"}
 			stalled = condition{metav1.ConditionTrue, s.reason, fmt.Sprintf(
-				"raise the spec.safety limit, or set the annotation %s to a new value to approve one run (it approves every limit of the plan in status.plan)",
-				v1.AnnotationApproveDeletions)}
+				"raise the spec.safety limit, or approve exactly the plan in status.plan (every limit it exceeds) once: %s",
+				o.approveCommand)}
 			degraded = notDegraded(s.reason, "nothing was applied")
 		case o.dryRun:
 			ready = condition{metav1.ConditionTrue, v1.ReasonDryRun, fmt.Sprintf("dry run: %d actions planned, nothing written (see status.plan)", o.actions)}

@@ -274,7 +274,7 @@ func TestPublishTargetAuthFailure(t *testing.T) {
 		if status == 0 {
 			err = errors.New("GET /Users: connection refused")
 		}
-		o := r.publish(&v1.SyncTarget{}, &syncer.Result{Snapshot: &model.Snapshot{}, TargetErr: err}, err, "")
+		o := r.publish(&v1.SyncTarget{}, &syncer.Result{Snapshot: &model.Snapshot{}, TargetErr: err}, err)
 		if o.targetErr == nil || o.targetErr.reason != want {
 			t.Errorf("HTTP %d: outcome %+v, want reason %s", status, o.targetErr, want)
 		}
@@ -290,7 +290,7 @@ func TestPublishBlockedRunReportsNothingApplied(t *testing.T) {
 		Summary: plan.Summary{Managed: 38, Suspensions: 37, Offboardings: 37},
 		Blocked: &plan.Block{Reason: plan.ReasonDeletionThresholdExceeded, Message: "run would offboard 37 of 38 managed users"},
 	}
-	o := r.publish(st, &syncer.Result{Snapshot: &model.Snapshot{}, Plan: p}, nil, "")
+	o := r.publish(st, &syncer.Result{Snapshot: &model.Snapshot{}, Plan: p}, nil)
 	if st.Status.LastRun != (v1.RunCounts{}) {
 		t.Errorf("lastRun %+v after a blocked run, want nothing applied", st.Status.LastRun)
 	}

@@ -46,6 +46,8 @@ const (
 	ReasonPartialFailure            = "PartialFailure"
 	ReasonDryRun                    = "DryRun"
 	ReasonSuspended                 = "Suspended"
+	ReasonApprovalIgnored           = "ApprovalIgnored"
+	ReasonOwnershipConflict         = "OwnershipConflict"
 	// ReasonUnknownAttribute: a MappingRule maps an attribute the target's /Schemas does not define.
 	ReasonUnknownAttribute = "UnknownAttribute"
 )
@@ -54,9 +56,11 @@ const (
 // at once. The run records the value in status.lastHandledSyncRequest, so a client can wait for it.
 const AnnotationSyncRequested = "sync.directorysync.io/sync-requested"
 
-// AnnotationApproveDeletions, set on a SyncTarget, lets one run exceed the deletion threshold.
-// The approval is one-shot: the run that uses it records the value in status.approvedDeletionsUsed,
-// and only a new value approves again. The annotation itself is left alone (GitOps friendly).
+// AnnotationApproveDeletions approves one plan that a safety limit blocked: its value must be the
+// fingerprint in status.pendingApproval (the Stalled message prints the kubectl command). It lifts
+// the block only if the next run plans exactly that (same users, same actions); any other value is
+// ignored (event ApprovalIgnored, status.ignoredApproval). Either way the value is recorded in
+// status.approvedDeletionsUsed and never approves again. The annotation itself is left alone.
 const AnnotationApproveDeletions = "sync.directorysync.io/approve-deletions"
 
 // AnnotationPurge, set on a SyncTarget to userNames or externalIds (comma separated) of users it

@@ -331,9 +331,19 @@ type SyncTargetStatus struct {
 	// LastHandledSyncRequest is the value of the sync-requested annotation when the last run started.
 	// +optional
 	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
-	// ApprovedDeletionsUsed records the value of the approval annotation already consumed by a run.
+	// ApprovedDeletionsUsed records the value of the approval annotation already handled: consumed
+	// by the run it approved, or ignored because it named no blocked plan. Either way it never lifts
+	// a block again.
 	// +optional
 	ApprovedDeletionsUsed string `json:"approvedDeletionsUsed,omitempty"`
+	// PendingApproval is the plan a safety limit blocked. An approval applies to exactly this plan:
+	// set the annotation sync.directorysync.io/approve-deletions to its fingerprint.
+	// +optional
+	PendingApproval *PendingApproval `json:"pendingApproval,omitempty"`
+	// IgnoredApproval is the last value of the approval annotation that did not name the blocked
+	// plan (or came when no plan was blocked): it approved nothing.
+	// +optional
+	IgnoredApproval string `json:"ignoredApproval,omitempty"`
 	// HandledPurge is the value of the purge annotation a run has acted on (one-shot).
 	// +optional
 	HandledPurge string `json:"handledPurge,omitempty"`
@@ -399,6 +409,17 @@ type PlanSummary struct {
 	// Blocked says why the plan was not applied when a safety limit stopped it.
 	// +optional
 	Blocked string `json:"blocked,omitempty"`
+}
+
+// PendingApproval identifies a blocked plan and what it would do.
+type PendingApproval struct {
+	// Fingerprint identifies the blocked plan's limited actions (offboardings for the deletion
+	// threshold): the value the approval annotation must carry.
+	Fingerprint string `json:"fingerprint"`
+	// Reason is the limit that blocked the plan, e.g. DeletionThresholdExceeded.
+	Reason string `json:"reason"`
+	// Counts of the blocked plan's actions.
+	Counts RunCounts `json:"counts"`
 }
 
 // SuspendedUser is a user the operator suspended and may offboard after the grace period.

@@ -144,7 +144,7 @@ func TestAdoptionLimitAndApproval(t *testing.T) {
 	if p.Blocked == nil || p.Blocked.Reason != ReasonAdoptionThresholdExceeded || !strings.Contains(p.Blocked.Message, "adopt 3 users, limit 2 (maxAdoptions 2)") {
 		t.Fatalf("blocked %+v", p.Blocked)
 	}
-	pol.ApprovedDeletions = true
+	pol.ApprovedFingerprint = p.Fingerprint
 	p = Compute(Input{Desired: desired, Actual: actual, Policy: pol, Now: now, SourceComplete: true})
 	if p.Blocked != nil || !p.ApprovalUsed || p.Summary.Adoptions != 3 {
 		t.Fatalf("approved: %+v %v", p.Blocked, p.Summary)
@@ -225,7 +225,7 @@ func TestCreateAndMembershipRemovalLimits(t *testing.T) {
 		!strings.Contains(p.Blocked.Message, "create 2 users, limit 1 (maxCreates 1)") || !strings.Contains(p.Blocked.Message, "remove 1 group memberships, limit 0 (maxMembershipRemovals 0)") {
 		t.Fatalf("blocked %+v", p.Blocked)
 	}
-	in.Policy.ApprovedDeletions = true
+	in.Policy.ApprovedFingerprint = p.Fingerprint
 	if p := Compute(in); p.Blocked != nil || !p.ApprovalUsed {
 		t.Fatalf("approval did not lift: %+v", p.Blocked)
 	}

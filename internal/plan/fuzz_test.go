@@ -31,7 +31,19 @@ func TestInvariantsOnRandomInputs(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for range 500 {
 		in := randomInput(r, 1+r.IntN(40))
-		checkInvariants(t, in, Compute(in))
+		p := Compute(in)
+		checkInvariants(t, in, p)
+		if p.Blocked == nil || p.Blocked.Reason != ReasonDeletionThresholdExceeded {
+			continue
+		}
+		// Approving exactly the blocked plan lets the same plan through, and only it.
+		in.Policy.ApprovedFingerprint = p.Fingerprint
+		approved := Compute(in)
+		checkInvariants(t, in, approved)
+		if approved.Blocked != nil || !approved.ApprovalUsed || !reflect.DeepEqual(approved.Actions, p.Actions) {
+			t.Fatalf("approval of %s: blocked %v, used %v, actions differ %v", p.Fingerprint, approved.Blocked, approved.ApprovalUsed,
+				!reflect.DeepEqual(approved.Actions, p.Actions))
+		}
 	}
 }
 
@@ -159,8 +171,15 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 		limit = pct
 	}
 	exceeded := limit >= 0 && offboardings > limit
-	if blocked := p.Blocked != nil; blocked != (exceeded && !pol.ApprovedDeletions) {
-		t.Fatalf("blocked=%v with %d offboardings, limit %d, approved %v", blocked, offboardings, limit, pol.ApprovedDeletions)
+	// The limits of Controls are checked by their own tests.
+	if reflect.DeepEqual(pol.Controls, Controls{}) {
+		approved := pol.ApprovedFingerprint != "" && pol.ApprovedFingerprint == OffboardingFingerprint(p.Actions)
+		if blocked := p.Blocked != nil; blocked != (exceeded && !approved) {
+			t.Fatalf("blocked=%v with %d offboardings, limit %d, approved %q", blocked, offboardings, limit, pol.ApprovedFingerprint)
+		}
+		if exceeded != (p.Fingerprint != "") || p.ApprovalUsed != (exceeded && approved) {
+			t.Fatalf("fingerprint %q, approval used %v with %d offboardings, limit %d", p.Fingerprint, p.ApprovalUsed, offboardings, limit)
+		}
 	}
 	if p.Blocked != nil && !reflect.DeepEqual(p.State, copyState(in.State)) {
 		t.Fatalf("a blocked plan changes the state")

@@ -108,7 +108,6 @@ func randomInput(r *rand.Rand, n int) Input {
 		MaxDeletionPercent: []int{0, 0, 10, 50}[r.IntN(4)],
 		MinSourcePercent:   []int{0, 0, 50}[r.IntN(3)],
 		AllowEmptySource:   pick(0.2),
-		ApprovedDeletions:  pick(0.3),
 		OutOfScope:         []OutOfScopeAction{"", OutOfScopeSuspend, OutOfScopeKeep}[r.IntN(3)],
 	}
 	for _, f := range allFields {

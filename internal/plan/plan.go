@@ -46,7 +46,8 @@ import (
 // planned, and no grace clock is started (Plan.OffboardingHeld); creates, updates, reactivations
 // and additions still proceed, since they rest on records that were read. A suspiciously small
 // source (see Policy.MinSourcePercent) withholds offboarding likewise. More offboardings than
-// Policy.MaxDeletions / MaxDeletionPercent allow set Plan.Blocked unless ApprovedDeletions; a
+// Policy.MaxDeletions / MaxDeletionPercent allow set Plan.Blocked unless Policy.ApprovedFingerprint
+// names exactly this plan's offboardings (Plan.Fingerprint); a
 // blocked plan returns the input State unchanged.
 func Compute(in Input) Plan {
 	if msg := validatePolicy(in.Policy); msg != "" {
@@ -726,8 +727,10 @@ func (p *planner) finish() Plan {
 		msgs = append(msgs, fmt.Sprintf("run would offboard %d of %d managed users, limit %d (%s)", plan.Summary.Offboardings, p.managed, limit, from))
 	}
 	more, moreMsgs := p.limitBlocks(plan.Summary)
-	if block := joinBlock(append(reasons, more...), append(msgs, moreMsgs...)); block != nil {
-		if p.pol.ApprovedDeletions {
+	reasons = append(reasons, more...)
+	if block := joinBlock(reasons, append(msgs, moreMsgs...)); block != nil {
+		plan.Fingerprint = Fingerprint(plan.Actions, limitedKinds(reasons))
+		if p.pol.ApprovedFingerprint != "" && p.pol.ApprovedFingerprint == plan.Fingerprint {
 			plan.ApprovalUsed = true
 		} else {
 			plan.Blocked = block

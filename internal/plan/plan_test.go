@@ -569,17 +569,40 @@ func TestCompute(t *testing.T) {
 			wantState: suspended("carol", now.Add(-2*grace)),
 		},
 		{
-			name: "deletion count threshold exceeded but approved",
+			name: "deletion count threshold exceeded but this very plan approved",
 			in: Input{
 				Desired: []model.User{alice},
 				Actual:  []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol"))},
-				Policy:  policy(func(p *Policy) { p.MaxDeletions = 1; p.ApprovedDeletions = true }),
+				Policy: policy(func(p *Policy) {
+					p.MaxDeletions = 1
+					p.ApprovedFingerprint = OffboardingFingerprint([]Action{
+						{Kind: KindSuspend, ExternalID: pfx + "carol"}, {Kind: KindSuspend, ExternalID: pfx + "bob"}})
+				}),
 			},
 			want:      []string{"suspend bob: not in source", "suspend carol: not in source"},
 			wantState: suspended("bob", now, "carol", now),
 			check: func(t *testing.T, p Plan) {
-				if !p.ApprovalUsed {
-					t.Error("ApprovalUsed not set")
+				if !p.ApprovalUsed || p.Fingerprint != OffboardingFingerprint(p.Actions) {
+					t.Errorf("ApprovalUsed %v, fingerprint %q", p.ApprovalUsed, p.Fingerprint)
+				}
+			},
+		},
+		{
+			// An approval given for another blocked plan (here: bob alone) never lifts this one.
+			name: "deletion count threshold exceeded, approval names another plan: blocked",
+			in: Input{
+				Desired: []model.User{alice},
+				Actual:  []model.User{inTarget(alice), inTarget(bob), inTarget(person("carol"))},
+				Policy: policy(func(p *Policy) {
+					p.MaxDeletions = 1
+					p.ApprovedFingerprint = OffboardingFingerprint([]Action{{Kind: KindSuspend, ExternalID: pfx + "bob"}})
+				}),
+			},
+			want: []string{"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 3 managed users (limit 1)",
+				"suspend bob: not in source", "suspend carol: not in source"},
+			check: func(t *testing.T, p Plan) {
+				if p.ApprovalUsed || p.Fingerprint == "" || p.Fingerprint == OffboardingFingerprint(nil) {
+					t.Errorf("ApprovalUsed %v, fingerprint %q", p.ApprovalUsed, p.Fingerprint)
 				}
 			},
 		},
@@ -588,10 +611,18 @@ func TestCompute(t *testing.T) {
 			in: Input{
 				Desired: []model.User{alice},
 				Actual:  []model.User{inTarget(alice), inTarget(bob)},
-				Policy:  policy(func(p *Policy) { p.MaxDeletions = 1; p.ApprovedDeletions = true }),
+				Policy: policy(func(p *Policy) {
+					p.MaxDeletions = 1
+					p.ApprovedFingerprint = OffboardingFingerprint([]Action{{Kind: KindSuspend, ExternalID: pfx + "bob"}})
+				}),
 			},
 			want:      []string{"suspend bob: not in source"},
 			wantState: suspended("bob", now),
+			check: func(t *testing.T, p Plan) {
+				if p.ApprovalUsed || p.Fingerprint != "" {
+					t.Errorf("ApprovalUsed %v, fingerprint %q for a plan within the limits", p.ApprovalUsed, p.Fingerprint)
+				}
+			},
 		},
 		{
 			name: "zero allowed deletions blocks a disabled-in-directory suspension",

@@ -105,9 +105,10 @@ type Policy struct {
 	MinSourcePercent int
 	// AllowEmptySource lets an empty desired set offboard every managed user (decommissioning).
 	AllowEmptySource bool
-	// ApprovedDeletions is a one-shot approval: the deletion thresholds (and the limits of
-	// Controls) do not block this run.
-	ApprovedDeletions bool
+	// ApprovedFingerprint approves one blocked plan: when this run exceeds the deletion threshold
+	// (or the limits of Controls) and its Fingerprint equals this, it is not blocked. Any other plan
+	// is blocked as usual, so an old approval never lifts a later, different block.
+	ApprovedFingerprint string
 	// Controls holds adoption, per-action switches, the per-kind limits, purges and grace extensions.
 	Controls Controls
 	// CreateDisabled creates people whom the directory already disables when they are first seen,
@@ -248,8 +249,11 @@ type Plan struct {
 	// OffboardingHeld, when non-nil, says that no user was offboarded because the source looked
 	// unreliable; the other actions may be applied.
 	OffboardingHeld *Block `json:"offboardingHeld,omitempty"`
-	// ApprovalUsed is true when Policy.ApprovedDeletions lifted an exceeded threshold; the
-	// controller should then reset the one-shot approval.
+	// Fingerprint identifies a plan that exceeds a limit (blocked, or approved by naming it): see
+	// Fingerprint().
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// ApprovalUsed is true when Policy.ApprovedFingerprint lifted an exceeded threshold; the
+	// controller should then retire the one-shot approval.
 	ApprovalUsed bool `json:"approvalUsed,omitempty"`
 	// State is the state to persist once the plan has been applied (the input state when Blocked).
 	State State `json:"state"`

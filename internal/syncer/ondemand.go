@@ -97,7 +97,7 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 	}
 	tr.Fields = fields
 	u := res.User
-	u.ExternalID = o.Policy.ExternalIDPrefix + u.ExternalID
+	u.ExternalID = plan.UserExternalID(o.Policy.ExternalIDPrefix, u.ExternalID)
 	tr.step("map", "Mapped", "userName %s, externalId %s", u.UserName, u.ExternalID)
 
 	actual, err := o.Target.ListUsers(ctx)

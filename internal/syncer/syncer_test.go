@@ -498,8 +498,8 @@ func TestDeletionThresholdBlocksEverything(t *testing.T) {
 		t.Errorf("state = %v", res.State)
 	}
 
-	// a one-shot approval lets it through
-	e.policy.ApprovedDeletions = true
+	// an approval naming this plan lets it through
+	e.policy.ApprovedFingerprint = res.Plan.Fingerprint
 	res = e.run(next)
 	if !res.Plan.ApprovalUsed || res.Counts.Suspended != 3 || res.Counts.Created != 1 || res.Counts.Updated != 1 {
 		t.Errorf("approved run: approval used %v, counts %+v", res.Plan.ApprovalUsed, res.Counts)
