@@ -191,6 +191,21 @@ func TestAdmission(t *testing.T) {
 			s.Safety.MaxDeletions = ptr.To[int32](-1)
 			return s
 		}()}, "spec.safety.maxDeletions"},
+		{"prefix without the ':' delimiter", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.ExternalIDPrefix = "hr"
+			return s
+		}()}, "spec.externalIDPrefix"},
+		{"unknown outOfScope", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.Offboarding.OutOfScope = "Delete"
+			return s
+		}()}, "spec.offboarding.outOfScope"},
+		{"outOfScope Keep", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.Offboarding.OutOfScope, s.ExternalIDPrefix = "Keep", "hr:eu:"
+			return s
+		}()}, ""},
 		{"unknown afterGrace", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
 			s := syncTarget()
 			s.Offboarding.AfterGrace = "Shred"
