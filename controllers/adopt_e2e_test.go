@@ -188,7 +188,7 @@ func TestE2EAdoptionLimit(t *testing.T) {
 	if u, _ := f.user(t, want[0].UID); u.ExternalID != "" {
 		t.Fatalf("blocked run adopted %+v", u)
 	}
-	approveOnce(t, f, "app", "adopt-5")
+	approveOnce(t, f, "app")
 	eventually(t, waitSync, func() error {
 		st := f.syncTarget(t, "app")
 		if _, err := condition(st.Status.Conditions, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded); err != nil {
@@ -201,14 +201,23 @@ func TestE2EAdoptionLimit(t *testing.T) {
 	})
 }
 
-// approveOnce sets the one-shot approval annotation.
-func approveOnce(t *testing.T, f *fixture, name, value string) {
+// approveOnce approves the plan that is blocked now: the annotation carries its fingerprint.
+func approveOnce(t *testing.T, f *fixture, name string) {
 	t.Helper()
+	var fingerprint string
+	eventually(t, waitSync, func() error {
+		p := f.syncTarget(t, name).Status.PendingApproval
+		if p == nil {
+			return fmt.Errorf("no blocked plan in status.pendingApproval")
+		}
+		fingerprint = p.Fingerprint
+		return nil
+	})
 	update(t, f.syncTarget(t, name), func(st *v1.SyncTarget) {
 		if st.Annotations == nil {
 			st.Annotations = map[string]string{}
 		}
-		st.Annotations[v1.AnnotationApproveDeletions] = value
+		st.Annotations[v1.AnnotationApproveDeletions] = fingerprint
 	})
 }
 

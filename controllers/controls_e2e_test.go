@@ -66,7 +66,7 @@ func TestE2EActionSwitchesLimitsPurgeExtend(t *testing.T) {
 	if n := len(f.users(t)); n != 0 {
 		t.Fatalf("%d users created by a blocked run", n)
 	}
-	annotate(t, f, "app", v1.AnnotationApproveDeletions, "creates-1")
+	approveOnce(t, f, "app")
 	eventually(t, waitSync, func() error { return f.checkInitialSync(t) })
 
 	// update and suspend off: a changed title and a person who left are withheld.
@@ -173,7 +173,7 @@ func TestE2EActionSwitchesLimitsPurgeExtend(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStalled(t, f, "app", v1.ReasonMembershipRemovalThresholdExceeded, "remove 1 group memberships (limit 0)")
-	annotate(t, f, "app", v1.AnnotationApproveDeletions, "removals-1")
+	approveOnce(t, f, "app")
 	eventually(t, waitSync, func() error {
 		u, _ := f.user(t, mover.UID)
 		if !slices.Equal(u.Groups, []string{"Department " + departmentNames[other]}) {
