@@ -69,7 +69,7 @@ func TestSyncTargetWebhookRejectsOwnershipConflicts(t *testing.T) {
 	target := func(name, url, prefix string) *v1.SyncTarget {
 		return &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1.SyncTargetSpec{
 			SourceRef: v1.LocalObjectReference{Name: "src"}, MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
-			SCIM:             v1.SCIMTarget{URL: url, TokenSecretRef: v1.SecretKeySelector{Name: "token", Key: "token"}},
+			SCIM:             v1.SCIMTarget{URL: url, TokenSecretRef: &v1.SecretKeySelector{Name: "token", Key: "token"}},
 			ExternalIDPrefix: prefix,
 		}}
 	}
