@@ -14,16 +14,6 @@ import (
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 )
 
-func annotate(t *testing.T, f *fixture, name, key, value string) {
-	t.Helper()
-	update(t, f.syncTarget(t, name), func(st *v1.SyncTarget) {
-		if st.Annotations == nil {
-			st.Annotations = map[string]string{}
-		}
-		st.Annotations[key] = value
-	})
-}
-
 func waitStalled(t *testing.T, f *fixture, name, reason, contains string) {
 	t.Helper()
 	eventually(t, waitSync, func() error {

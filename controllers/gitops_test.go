@@ -74,7 +74,7 @@ func TestGitOpsServerSideApplyNeverConflicts(t *testing.T) {
 		if mf.Manager == "flux" || mf.Subresource == "status" {
 			continue
 		}
-		if raw := string(mf.FieldsV1.Raw); strings.Contains(raw, `"f:spec"`) {
+		if raw := mf.FieldsV1.GetRawString(); strings.Contains(raw, `"f:spec"`) {
 			t.Errorf("field manager %q (%s) owns spec fields: %s", mf.Manager, mf.Operation, raw)
 		}
 	}

@@ -35,14 +35,14 @@ func TestUpdateComparesAsServersStore(t *testing.T) {
 	})
 	desired := map[string]model.Value{
 		costCenter: model.StringValue("CC-42"), badge: model.StringValue("B-7"), clearance: model.IntValue(3),
-		contractor: model.BoolValue(false), startDate: model.Value{Kind: model.KindDateTime, Str: "2024-01-31T12:00:00Z"},
+		contractor: model.BoolValue(false), startDate: {Kind: model.KindDateTime, Str: "2024-01-31T12:00:00Z"},
 		homeMail: model.StringValue("Alice@Home.example"), mobile: model.StringValue("+41 79 123 45 67"),
 		"entitlements": model.StringsValue([]string{"VPN", "Wiki"}),
 	}
 	// What a normalising server sends back after storing desired.
 	stored := map[string]model.Value{
 		costCenter: model.StringValue("cc-42 "), badge: model.StringValue("b-7"), clearance: model.IntValue(3),
-		contractor: model.BoolValue(false), startDate: model.Value{Kind: model.KindDateTime, Str: "2024-01-31T13:00:00.000+01:00"},
+		contractor: model.BoolValue(false), startDate: {Kind: model.KindDateTime, Str: "2024-01-31T13:00:00.000+01:00"},
 		homeMail: model.StringValue("alice@home.example"), mobile: model.StringValue("tel:+41-79-123-45-67"),
 		"entitlements": model.StringsValue([]string{"wiki", "vpn"}),
 	}
@@ -63,7 +63,7 @@ func TestUpdateComparesAsServersStore(t *testing.T) {
 	// Each real change is planned, alone.
 	changes := map[string]model.Value{
 		costCenter: model.StringValue("CC-43"), clearance: model.IntValue(4), contractor: model.BoolValue(true),
-		startDate: model.Value{Kind: model.KindDateTime, Str: "2024-02-01T12:00:00Z"}, homeMail: {},
+		startDate: {Kind: model.KindDateTime, Str: "2024-02-01T12:00:00Z"}, homeMail: {},
 		mobile: model.StringValue("+41 79 123 45 68"), "entitlements": model.StringsValue([]string{"VPN"}),
 	}
 	for path, v := range changes {

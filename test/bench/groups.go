@@ -128,7 +128,7 @@ func (b *bench) groupModesSlapd(ctx context.Context, n, g int) {
 		b.add("e) group resolution on slapd", "time", "—", "skipped: slapd did not start: "+firstLine(err.Error()))
 		return
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }()
 	base := ldap.Config{
 		URL: srv.URL, BindDN: slapd.ServiceDN, BindPassword: slapd.ServicePassword, BaseDN: slapd.PeopleDN,
 		UserFilter: "(objectClass=inetOrgPerson)", Attributes: []string{"uid", "mail", "title"}, PageSize: 500,
@@ -205,7 +205,7 @@ func (b *bench) groupModesDC(ctx context.Context, n, g int) {
 		b.add("e) group resolution on Samba AD", "time", "—", "error: the DC did not start: "+firstLine(err.Error()))
 		return
 	}
-	defer dc.Stop()
+	defer func() { _ = dc.Stop() }()
 	b.notes = append(b.notes, fmt.Sprintf("Samba AD DC with %d bench users ready (template cached or built) in %s.", n, seconds(time.Since(t))))
 	admin, err := dc.AdminConn(ctx)
 	if err != nil {
