@@ -598,7 +598,7 @@ func TestCompute(t *testing.T) {
 					p.ApprovedFingerprint = OffboardingFingerprint([]Action{{Kind: KindSuspend, ExternalID: pfx + "bob"}})
 				}),
 			},
-			want: []string{"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 3 managed users (limit 1)",
+			want: []string{"BLOCKED (DeletionThresholdExceeded): run would offboard 2 of 3 managed users, limit 1 (maxDeletions 1)",
 				"suspend bob: not in source", "suspend carol: not in source"},
 			check: func(t *testing.T, p Plan) {
 				if p.ApprovalUsed || p.Fingerprint == "" || p.Fingerprint == OffboardingFingerprint(nil) {
