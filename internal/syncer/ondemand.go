@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,14 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 	}
 	tr.Fields = fields
 	u := res.User
+	// Named, compared and written exactly as a full run does (Run): escaped id, the target's
+	// schemas, create-only fields, the fields the target reads, and managers as externalIds.
 	u.ExternalID = plan.UserExternalID(o.Policy.ExternalIDPrefix, u.ExternalID)
+	users := []model.User{u}
+	if len(checkFields(ctx, &o)) > 0 {
+		dropUnmanagedAttributes(users, o.Policy.ManagedFields)
+	}
+	prepareFields(&o)
 	tr.step("map", "Mapped", "userName %s, externalId %s", u.UserName, u.ExternalID)
 
 	actual, err := o.Target.ListUsers(ctx)
@@ -116,7 +124,14 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 	if o.Now != nil {
 		now = o.Now
 	}
-	full := plan.Compute(plan.Input{Desired: []model.User{u}, Actual: actual, Groups: groups, State: o.State,
+	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
+		// Only this person's record was read, so a manager reference rarely resolves here; an
+		// unresolved one leaves the target's manager as it is (the next full run sets it), never
+		// writes the raw id or DN.
+		resolveManagers(recs, users, actual, o.Policy.ExternalIDPrefix)
+	}
+	u = users[0]
+	full := plan.Compute(plan.Input{Desired: users, Actual: actual, Groups: groups, State: o.State,
 		Policy: o.Policy, Now: now(), SourceComplete: false})
 	tr.step("match", "Matched", "%s", describeMatch(u, actual))
 	p := onlyPerson(full, u)
