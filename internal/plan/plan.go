@@ -155,7 +155,11 @@ type planner struct {
 	actualByName   map[string]int32   // lower-case userName → first index into Actual
 	actualNameMore map[string][]int32 // further holders of a userName (rare)
 	managed        int
-	dupActual      map[string]int // externalId → number of managed target users holding it
+	// people is the base of the percentage guards: managed users less the settled ones (anonymized,
+	// or suspended and kept past the grace period), which stay owned forever and would otherwise
+	// loosen maxDeletionPercent and, once they outnumber the people, hold offboarding for good.
+	people    int
+	dupActual map[string]int // externalId → number of managed target users holding it
 
 	groupByName map[string]int32 // display name → index into Groups (managed preferred)
 	groupByOwn  map[string]int32 // name part of the operator's group externalId → index
@@ -246,6 +250,9 @@ func (p *planner) indexActual() {
 			continue
 		}
 		p.managed++
+		if !p.settled(a) {
+			p.people++
+		}
 		if p.managedByID != nil && a.TargetID != "" {
 			p.managedByID[a.TargetID] = int32(i)
 		}
@@ -422,10 +429,10 @@ func (p *planner) decideHold() {
 	case desired == 0 && !p.pol.AllowEmptySource:
 		p.held = &Block{Reason: ReasonSuspiciousSource, Message: fmt.Sprintf(
 			"the source yielded no users while %d are managed: nobody is offboarded in this run", p.managed)}
-	case desired > 0 && desired*100 < p.pol.MinSourcePercent*p.managed:
+	case desired > 0 && desired*100 < p.pol.MinSourcePercent*p.people:
 		p.held = &Block{Reason: ReasonSuspiciousSource, Message: fmt.Sprintf(
-			"the source yielded %d users while %d are managed, fewer than minSourcePercent %d%% of %d = %d: nobody is offboarded in this run",
-			desired, p.managed, p.pol.MinSourcePercent, p.managed, (p.pol.MinSourcePercent*p.managed+99)/100)}
+			"the source yielded %d users while %d are managed%s, fewer than minSourcePercent %d%% of %d = %d: nobody is offboarded in this run",
+			desired, p.people, p.settledNote(), p.pol.MinSourcePercent, p.people, (p.pol.MinSourcePercent*p.people+99)/100)}
 	}
 }
 
@@ -740,6 +747,28 @@ func (p *planner) finish() Plan {
 	return plan
 }
 
+// settled reports whether a managed target user is done with offboarding and only kept: anonymized,
+// or suspended past the grace period under afterGrace Keep.
+func (p *planner) settled(a *model.User) bool {
+	if a.Active {
+		return false
+	}
+	if IsAnonymized(*a) {
+		return true
+	}
+	since, ok := p.in.State.Suspended[a.ExternalID]
+	keep := p.pol.AfterGrace == "" || p.pol.AfterGrace == OffboardKeep
+	return keep && ok && p.now.Sub(since) >= p.pol.GracePeriod
+}
+
+// settledNote says how many managed users the percentage guards leave out, if any.
+func (p *planner) settledNote() string {
+	if n := p.managed - p.people; n > 0 {
+		return fmt.Sprintf(" (not counting %d anonymized or kept after grace)", n)
+	}
+	return ""
+}
+
 // offboardingLimit is the most offboardings this run may plan without approval, or -1, and where
 // that limit comes from ("maxDeletionPercent 10% of 38 = 4") so that a stop message can say it.
 func (p *planner) offboardingLimit() (int, string) {
@@ -749,8 +778,8 @@ func (p *planner) offboardingLimit() (int, string) {
 	}
 	if p.pol.MaxDeletionPercent > 0 {
 		// Rounded up, so that a small directory may still offboard one person per run.
-		if l := (p.pol.MaxDeletionPercent*p.managed + 99) / 100; limit < 0 || l < limit {
-			limit, from = l, fmt.Sprintf("maxDeletionPercent %d%% of %d = %d", p.pol.MaxDeletionPercent, p.managed, l)
+		if l := (p.pol.MaxDeletionPercent*p.people + 99) / 100; limit < 0 || l < limit {
+			limit, from = l, fmt.Sprintf("maxDeletionPercent %d%% of %d = %d", p.pol.MaxDeletionPercent, p.people, l)
 		}
 	}
 	return limit, from

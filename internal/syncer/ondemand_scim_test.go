@@ -14,11 +14,11 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/strictscim"
 )
 
-// Review: provision-now of a converged user on a real SCIM server, with a fresh Target as the
+// provision-now of a converged user on a real SCIM server, with a fresh Target as the
 // controller builds one: a rule mapping an attribute path (enterprise costCenter) must give
 // NoChange. ProvisionOne never tells the Target its fields (UseFields), so the listing lacks the
 // path and the Update it then plans is refused by the Target.
-func TestReviewProvisionOneAttributePathOnSCIM(t *testing.T) {
+func TestProvisionOneAttributePathOnSCIM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const tok = "review-token"

@@ -9,11 +9,11 @@ import (
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 )
 
-// Review: the API promises (spec.externalIDPrefix) that SyncTargets writing to the same app with
+// the API promises (spec.externalIDPrefix) that SyncTargets writing to the same app with
 // overlapping prefixes get OwnershipConflict. Nothing checks it: a second SyncTarget with the same
 // prefix and a narrower scope treats the first one's users as its own and suspends them as
 // "out of scope" — users it does not own, of people who are all in the source.
-func TestReviewE2ESecondSyncTargetSameMarker(t *testing.T) {
+func TestE2ESecondSyncTargetSameMarker(t *testing.T) {
 	f := newFixture(t, "reviewowner")
 	want := expectedUsers(f.ldap.Seed)
 	f.applyAll(t, syncTarget("a", f, nil))

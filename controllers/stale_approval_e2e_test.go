@@ -10,10 +10,10 @@ import (
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 )
 
-// Review: a one-shot approval must approve the blocked plan a person looked at, not whatever
+// a one-shot approval must approve the blocked plan a person looked at, not whatever
 // plan comes later. An approval annotation present while no plan was blocked stays pending and
 // silently approves the next mass offboarding, which nobody has seen.
-func TestReviewE2EStaleApprovalDoesNotApproveALaterPlan(t *testing.T) {
+func TestE2EStaleApprovalDoesNotApproveALaterPlan(t *testing.T) {
 	f := newFixture(t, "reviewapprove")
 	ctx := context.Background()
 	st := syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.Safety.MaxDeletions = ptr.To[int32](2) })

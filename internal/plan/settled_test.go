@@ -18,10 +18,10 @@ func tombstones(n int) []model.User {
 	return out
 }
 
-// Review: MaxDeletionPercent is a share of the people the SyncTarget manages. Anonymized (or
+// MaxDeletionPercent is a share of the people the SyncTarget manages. Anonymized (or
 // suspended and kept) accounts are owned forever and inflate the base: with 20 people and 200
 // tombstones, 10% lets 15 of the 20 people be suspended in one run without approval.
-func TestReviewDeletionPercentIgnoresTombstones(t *testing.T) {
+func TestDeletionPercentIgnoresTombstones(t *testing.T) {
 	var desired, actual []model.User
 	for i := range 20 {
 		u := person(fmt.Sprintf("p%02d", i))
@@ -41,10 +41,10 @@ func TestReviewDeletionPercentIgnoresTombstones(t *testing.T) {
 	}
 }
 
-// Review: MinSourcePercent compares the source with the managed users, tombstones included. Once
+// MinSourcePercent compares the source with the managed users, tombstones included. Once
 // the anonymized accounts outnumber the people (a few years of leavers under AfterGrace Anonymize
 // or Keep), every run looks suspicious and a real leaver is never offboarded.
-func TestReviewTombstonesDoNotHoldOffboardingForever(t *testing.T) {
+func TestTombstonesDoNotHoldOffboardingForever(t *testing.T) {
 	var desired, actual []model.User
 	for i := range 20 {
 		u := person(fmt.Sprintf("p%02d", i))

@@ -8,10 +8,10 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
 )
 
-// Review: provision-now must name a person's target user exactly as a full run does. A directory
+// provision-now must name a person's target user exactly as a full run does. A directory
 // id holding '%' is escaped by a run ("a%3Ab" -> "a%253Ab"); provision-now used the raw id, which
 // is the externalId of another person (directory id "a:b"), and wrote onto that person's account.
-func TestReviewProvisionOneEscapesIDsLikeARun(t *testing.T) {
+func TestProvisionOneEscapesIDsLikeARun(t *testing.T) {
 	colon := ldapPerson("a:b", "colon", "Board", "")
 	pct := ldapPerson("a%3Ab", "pct", "Sales", "")
 	e := newAttrEnv(t, colon, pct)
@@ -32,8 +32,8 @@ func TestReviewProvisionOneEscapesIDsLikeARun(t *testing.T) {
 	}
 }
 
-// Review: a directory id holding ':' is provisioned by a full run; provision-now must too.
-func TestReviewProvisionOneHandlesColonIDs(t *testing.T) {
+// a directory id holding ':' is provisioned by a full run; provision-now must too.
+func TestProvisionOneHandlesColonIDs(t *testing.T) {
 	p := ldapPerson("eu:42", "eu42", "Board", "")
 	e := newAttrEnv(t, p)
 	tr := syncer.ProvisionOne(context.Background(), e.opts, "eu:42")
@@ -42,9 +42,9 @@ func TestReviewProvisionOneHandlesColonIDs(t *testing.T) {
 	}
 }
 
-// Review: applyOn Create fields belong to the app after creation; a full run never resets them
+// applyOn Create fields belong to the app after creation; a full run never resets them
 // (TestApplyOnCreate), provision-now must not either.
-func TestReviewProvisionOneKeepsApplyOnCreateFields(t *testing.T) {
+func TestProvisionOneKeepsApplyOnCreateFields(t *testing.T) {
 	boss := ldapPerson("id-01", "boss", "Board", "")
 	e := newAttrEnv(t, boss)
 	e.run()
@@ -60,9 +60,9 @@ func TestReviewProvisionOneKeepsApplyOnCreateFields(t *testing.T) {
 	}
 }
 
-// Review: a manager reference is resolved to the manager's externalId by a run; provision-now must
+// a manager reference is resolved to the manager's externalId by a run; provision-now must
 // resolve it too instead of writing the raw DN (and a converged user must be NoChange).
-func TestReviewProvisionOneResolvesManagers(t *testing.T) {
+func TestProvisionOneResolvesManagers(t *testing.T) {
 	boss := ldapPerson("id-01", "boss", "Board", "")
 	emp := ldapPerson("id-02", "emp", "Sales", "CN=boss,OU=Staff,DC=corp,DC=example")
 	e := newAttrEnv(t, boss, emp)
