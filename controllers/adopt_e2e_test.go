@@ -176,7 +176,10 @@ func TestE2EAdoptionLimit(t *testing.T) {
 	}))
 	eventually(t, waitSync, func() error {
 		st := f.syncTarget(t, "app")
-		msg, err := condition(st.Status.Conditions, v1.ConditionStalled, metav1.ConditionTrue, v1.ReasonAdoptionThresholdExceeded)
+		if _, err := condition(st.Status.Conditions, v1.ConditionStalled, metav1.ConditionTrue, v1.ReasonAdoptionThresholdExceeded); err != nil {
+			return err
+		}
+		msg, err := condition(st.Status.Conditions, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonAdoptionThresholdExceeded)
 		if err != nil {
 			return err
 		}

@@ -17,9 +17,14 @@ import (
 func waitStalled(t *testing.T, f *fixture, name, reason, contains string) {
 	t.Helper()
 	eventually(t, waitSync, func() error {
-		msg, err := condition(f.syncTarget(t, name).Status.Conditions, v1.ConditionStalled, metav1.ConditionTrue, reason)
+		conds := f.syncTarget(t, name).Status.Conditions
+		if _, err := condition(conds, v1.ConditionStalled, metav1.ConditionTrue, reason); err != nil {
+			return err
+		}
+		// The stop's details are in Ready; Stalled says what a person can do.
+		msg, err := condition(conds, v1.ConditionReady, metav1.ConditionFalse, reason)
 		if err == nil && !strings.Contains(msg, contains) {
-			err = fmt.Errorf("Stalled message %q lacks %q", msg, contains)
+			err = fmt.Errorf("Ready message %q lacks %q", msg, contains)
 		}
 		return err
 	})
@@ -52,7 +57,7 @@ func TestE2EActionSwitchesLimitsPurgeExtend(t *testing.T) {
 
 	// create on: more creates than maxCreates stop the run until approved once.
 	update(t, f.syncTarget(t, "app"), func(st *v1.SyncTarget) { st.Spec.Actions.Create = nil })
-	waitStalled(t, f, "app", v1.ReasonCreateThresholdExceeded, fmt.Sprintf("create %d users (limit 5)", len(want)))
+	waitStalled(t, f, "app", v1.ReasonCreateThresholdExceeded, fmt.Sprintf("create %d users, limit 5 (maxCreates 5)", len(want)))
 	if n := len(f.users(t)); n != 0 {
 		t.Fatalf("%d users created by a blocked run", n)
 	}
@@ -162,7 +167,7 @@ func TestE2EActionSwitchesLimitsPurgeExtend(t *testing.T) {
 	if err := f.ldap.MoveDepartment(ctx, mover.UID, other); err != nil {
 		t.Fatal(err)
 	}
-	waitStalled(t, f, "app", v1.ReasonMembershipRemovalThresholdExceeded, "remove 1 group memberships (limit 0)")
+	waitStalled(t, f, "app", v1.ReasonMembershipRemovalThresholdExceeded, "remove 1 group memberships, limit 0 (maxMembershipRemovals 0)")
 	approveOnce(t, f, "app")
 	eventually(t, waitSync, func() error {
 		u, _ := f.user(t, mover.UID)

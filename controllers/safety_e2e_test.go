@@ -42,8 +42,8 @@ func TestE2EOwnershipConflict(t *testing.T) {
 				v1.ConditionReady, "False", v1.ReasonOwnershipConflict); err != nil {
 				return err
 			}
-			if c := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionStalled); !strings.Contains(c.Message, f.ns+"/app") {
-				return fmt.Errorf("Stalled message does not name the other SyncTarget: %s", c.Message)
+			if c := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionReady); !strings.Contains(c.Message, f.ns+"/app") {
+				return fmt.Errorf("Ready message does not name the other SyncTarget: %s", c.Message)
 			}
 			if st.Status.Plan != nil || st.Status.LastSyncTime != nil {
 				return fmt.Errorf("a conflicting SyncTarget published a plan %+v / ran at %v", st.Status.Plan, st.Status.LastSyncTime)
