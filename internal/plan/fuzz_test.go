@@ -71,11 +71,20 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 		}
 	}
 	actualByID := map[string]model.User{}
-	managedCount := 0
+	// The percentage guards count people: managed users less the settled ones (anonymized, or
+	// suspended past the grace period under afterGrace Keep).
+	peopleCount := 0
 	for _, a := range in.Actual {
 		actualByID[a.TargetID] = a
-		if managed(a.ExternalID) {
-			managedCount++
+		if !managed(a.ExternalID) {
+			continue
+		}
+		since, suspended := in.State.Suspended[a.ExternalID]
+		keep := pol.AfterGrace == "" || pol.AfterGrace == OffboardKeep
+		settled := !a.Active && (a.UserName == AnonymizedUserName(a.ExternalID) ||
+			keep && suspended && in.Now.Sub(since) >= pol.GracePeriod)
+		if !settled {
+			peopleCount++
 		}
 	}
 	groupByID := map[string]model.Group{}
@@ -166,8 +175,8 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	if pol.MaxDeletions >= 0 {
 		limit = pol.MaxDeletions
 	}
-	// The percent limit rounds up: ceil(percent * managed / 100).
-	if pct := int(math.Ceil(float64(pol.MaxDeletionPercent*managedCount) / 100)); pol.MaxDeletionPercent > 0 && (limit < 0 || pct < limit) {
+	// The percent limit rounds up: ceil(percent * people / 100).
+	if pct := int(math.Ceil(float64(pol.MaxDeletionPercent*peopleCount) / 100)); pol.MaxDeletionPercent > 0 && (limit < 0 || pct < limit) {
 		limit = pct
 	}
 	exceeded := limit >= 0 && offboardings > limit
