@@ -398,6 +398,11 @@ func (p *planner) checkDesired() {
 		switch {
 		case p.presence[d.ExternalID] == presentHeld:
 			// another record with this id could not be read: reported by the source or the rules
+		case p.presence[d.ExternalID] != 0:
+			// Another record with this id is out of scope or excluded: the source contradicts itself,
+			// so the user is held rather than updated or offboarded on either reading.
+			p.problem(subject(d), model.ReasonDuplicate, fmt.Sprintf(
+				"externalId %s: another record with this id is out of scope or excluded; not applied", d.ExternalID))
 		case len(dups) > 0:
 			p.problem(subject(d), model.ReasonDuplicate, fmt.Sprintf(
 				"externalId %s: %s; not applied", d.ExternalID, strings.Join(dups, ", ")))
