@@ -15,7 +15,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/samba"
-	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/testca"
 )
 
 // The Samba AD DC is started on first use and shared by the tests of this package (TestMain stops
@@ -254,7 +254,7 @@ func TestADErrorsTellWhatToDo(t *testing.T) {
 
 func otherCA(t *testing.T) []byte {
 	t.Helper()
-	other, err := slapd.NewTLSFiles("someone else")
+	other, err := testca.New("someone else", 24*time.Hour, "127.0.0.1", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/testca"
 )
 
 const seededUsers = 2500
@@ -224,7 +225,7 @@ func TestMemberOfModeGivesDirectGroups(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	s := sharedServer(t)
-	otherCA, err := slapd.NewTLSFiles("someone else")
+	otherCA, err := testca.New("someone else", 24*time.Hour, "127.0.0.1", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/testca"
 )
 
 // InstallHint tells how to get Samba's AD DC on Debian/Ubuntu.
@@ -148,12 +150,15 @@ func freeLoopbackIP() (string, error) {
 }
 
 func (s *Server) start() error {
-	tf, err := newTLSFiles(s.IP, strings.ToLower(HostName+"."+Realm))
+	// Samba can make its own certificate, but it has a negative serial number and no
+	// subjectAltName, both of which Go rejects; a real DC's certificate has neither flaw.
+	dnsName := strings.ToLower(HostName + "." + Realm)
+	tf, err := testca.New(dnsName, 7*24*time.Hour, s.IP, dnsName)
 	if err != nil {
 		return err
 	}
-	s.CACertPEM = tf.caCert
-	for name, data := range map[string][]byte{"ca.pem": tf.caCert, "cert.pem": tf.serverCert, "key.pem": tf.serverKey} {
+	s.CACertPEM = tf.CACertPEM
+	for name, data := range map[string][]byte{"ca.pem": tf.CACertPEM, "cert.pem": tf.ServerCertPEM, "key.pem": tf.ServerKeyPEM} {
 		if err := os.WriteFile(filepath.Join(s.dir, "tls-"+name), data, 0o600); err != nil {
 			return err
 		}

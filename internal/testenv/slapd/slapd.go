@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/testca"
 )
 
 // Default locations of the Debian/Ubuntu slapd package.
@@ -113,7 +115,7 @@ func Start(opts Options) (_ *Server, err error) {
 			_ = os.RemoveAll(dir)
 		}
 	}()
-	tlsFiles, err := NewTLSFiles("127.0.0.1")
+	tlsFiles, err := testca.New("127.0.0.1", 24*time.Hour, "127.0.0.1", "localhost")
 	if err != nil {
 		return nil, fmt.Errorf("generate TLS material: %w", err)
 	}

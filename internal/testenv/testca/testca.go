@@ -1,4 +1,7 @@
-package samba
+// Package testca makes throwaway certificate authorities and server certificates for the test
+// servers (slapd, Samba AD): Go verifies the subject alternative names, which the servers' own
+// self-made certificates lack.
+package testca
 
 import (
 	"crypto/ecdsa"
@@ -12,15 +15,16 @@ import (
 	"time"
 )
 
-// tlsFiles holds a throwaway CA and a server certificate signed by it, PEM encoded.
-//
-// Samba can generate its own certificate, but that one has a negative serial number and no
-// subjectAltName, both of which Go's crypto/x509 rejects; a real DC's certificate has neither flaw.
-type tlsFiles struct {
-	caCert, serverCert, serverKey []byte
+// Files holds PEM encoded certificates and keys.
+type Files struct {
+	CACertPEM     []byte
+	ServerCertPEM []byte
+	ServerKeyPEM  []byte // PKCS#8
 }
 
-func newTLSFiles(ip string, dnsNames ...string) (*tlsFiles, error) {
+// New creates a throwaway CA ("<commonName> test CA") and a server certificate named commonName,
+// valid for the given time, with ip and dnsNames as subject alternative names, signed by the CA.
+func New(commonName string, validity time.Duration, ip string, dnsNames ...string) (*Files, error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -28,9 +32,9 @@ func newTLSFiles(ip string, dnsNames ...string) (*tlsFiles, error) {
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "samba test CA"},
+		Subject:               pkix.Name{CommonName: commonName + " test CA"},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
+		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -49,9 +53,9 @@ func newTLSFiles(ip string, dnsNames ...string) (*tlsFiles, error) {
 	}
 	srvTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: dnsNames[0]},
+		Subject:      pkix.Name{CommonName: commonName},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     dnsNames,
@@ -65,9 +69,9 @@ func newTLSFiles(ip string, dnsNames ...string) (*tlsFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tlsFiles{
-		caCert:     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		serverCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}),
-		serverKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	return &Files{
+		CACertPEM:     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		ServerCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}),
+		ServerKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
 }
