@@ -1,51 +1,90 @@
-// Command bench measures the sync engine at scale and prints the figures as a markdown table:
-// a synthetic 100k-user directory synced into the in-memory target (initial sync, a run already in
-// sync, a run with 1% changed), and LDAP read throughput against a real slapd.
+// Command bench measures the sync engine at scale, each figure beside a floor measured in the same
+// run where there is one, and prints one markdown report (optionally written to a results file and
+// into README's Performance section).
 //
-//	go run ./test/bench [-users 100000] [-groups 2000] [-ldap-users 20000] [-group-users 20000]
-//	                    [-group-count 500] [-ad=true] [-results FILE]
+//	go run ./test/bench [-scale full|small|FACTOR] [-users N] [-users-large N] [-only a,b] [-skip a,b]
+//	                    [-results FILE] [-readme FILE] [flags of the sections]
+//
+// The report is made of sections. A file of this package adds one from an init function:
+//
+//	func init() { register(section{name: "scim", order: 20, run: (*bench).scim}) }
+//
+// Its run adds rows with b.add (a figure) or b.vs (a figure beside its floor; the ratio is computed),
+// sizes its data with b.size(default) so that -scale applies, adds prose under the table with b.note,
+// and may declare its own flags in its file (package-level flag.Int...; main parses them). An error
+// returned by run becomes an error row; the other sections still run and bench exits 1.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
-	"github.com/directory-sync/directory-sync-operator/internal/mapping"
-	"github.com/directory-sync/directory-sync-operator/internal/plan"
-	"github.com/directory-sync/directory-sync-operator/internal/syncer"
-	"github.com/directory-sync/directory-sync-operator/internal/target/memory"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
-	"github.com/directory-sync/directory-sync-operator/internal/testenv/synthetic"
+)
+
+// section is one part of the report.
+type section struct {
+	// name selects the section in -only and -skip ("memory", "scim", "ldap", "groups").
+	name string
+	// order places the section in the report (ascending).
+	order int
+	run   func(b *bench, ctx context.Context) error
+}
+
+var sections []section
+
+// progress receives the progress lines (stderr; tests silence it).
+var progress io.Writer = os.Stderr
+
+// register adds a section; call it from an init function.
+func register(s section) { sections = append(sections, s) }
+
+func init() {
+	register(section{name: "ldap", order: 30, run: func(b *bench, ctx context.Context) error {
+		b.ldap(ctx, b.size(*ldapUsers))
+		return nil
+	}})
+	register(section{name: "groups", order: 40, run: func(b *bench, ctx context.Context) error {
+		b.groupModes(ctx, b.size(*groupUsers), *groupCount, *onDC)
+		return nil
+	}})
+}
+
+var (
+	ldapUsers  = flag.Int("ldap-users", 20_000, "users seeded into slapd for the LDAP read figure, before -scale (0 skips it)")
+	groupUsers = flag.Int("group-users", 20_000, "users of the group-resolution figures, before -scale (0 skips them)")
+	groupCount = flag.Int("group-count", 500, "nested groups of the group-resolution figures")
+	onDC       = flag.Bool("ad", true, "also measure group resolution on a Samba AD DC (needs root; the first run provisions it)")
 )
 
 func main() {
-	users := flag.Int("users", 100_000, "synthetic directory size")
-	groups := flag.Int("groups", 2_000, "synthetic group count")
-	ldapUsers := flag.Int("ldap-users", 20_000, "users seeded into slapd for the LDAP read figure (0 skips it)")
+	scale := flag.String("scale", "full", `size of the data sets: "full" (the figures of RESULTS.md), "small" (1/100, for a quick check) or a factor`)
+	only := flag.String("only", "", "comma-separated sections to run (default all: "+strings.Join(sectionNames(), ",")+")")
+	skip := flag.String("skip", "", "comma-separated sections not to run")
 	results := flag.String("results", "", "also write the report to this markdown file")
-	groupUsers := flag.Int("group-users", 20_000, "users of the group-resolution figures (0 skips them)")
-	groupCount := flag.Int("group-count", 500, "nested groups of the group-resolution figures")
-	onDC := flag.Bool("ad", true, "also measure group resolution on a Samba AD DC (needs root; the first run provisions it)")
+	readme := flag.String("readme", "", "also put the report into this README between its bench markers")
 	flag.Parse()
 
-	b := &bench{users: *users, groups: *groups}
-	b.groupUsers, b.groupCount, b.onDC = *groupUsers, *groupCount, *onDC
-	if err := b.run(*ldapUsers); err != nil {
+	factor, err := parseScale(*scale)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
+	b := newBench(factor)
+	failed := b.runSections(context.Background(), splitList(*only), splitList(*skip))
 	report := b.report()
 	fmt.Print(report)
 	if *results != "" {
@@ -54,176 +93,133 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if *readme != "" {
+		if err := replaceBetweenMarkers(*readme, report); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
 }
 
-type row struct{ scenario, measure, goal, result string }
+// parseScale reads -scale: a name or a positive factor.
+func parseScale(s string) (float64, error) {
+	switch s {
+	case "full", "":
+		return 1, nil
+	case "small":
+		return 0.01, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || math.IsInf(f, 0) { // !(f > 0) also refuses NaN
+		return 0, fmt.Errorf("-scale %q: want full, small or a positive factor", s)
+	}
+	return f, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sectionNames() []string {
+	slices.SortStableFunc(sections, func(a, b section) int { return a.order - b.order })
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = s.name
+	}
+	return names
+}
+
+// row is one line of the report. Floor and Ratio are empty for figures without a floor.
+type row struct{ scenario, measure, result, floor, ratio, goal string }
 
 type bench struct {
-	users, groups int
-	// group resolution figures (groups.go)
-	groupUsers, groupCount int
-	onDC                   bool
-	rows                   []row
-	notes                  []string
-	start                  time.Time
+	// scale multiplies the default data sizes (b.size).
+	scale float64
+	rows  []row
+	notes []string
+	start time.Time
+	// machine describes where the bench ran, taken at the start (load average included).
+	machine string
 }
 
+func newBench(scale float64) *bench {
+	return &bench{scale: scale, start: time.Now(), machine: machineLine()}
+}
+
+// size scales a default size by -scale (at least 1 unless n is 0).
+func (b *bench) size(n int) int {
+	if n <= 0 {
+		return n
+	}
+	return max(1, int(math.Round(float64(n)*b.scale)))
+}
+
+// runSections runs the registered sections in order and reports whether one failed.
+func (b *bench) runSections(ctx context.Context, only, skip []string) bool {
+	names := sectionNames()
+	for _, n := range append(slices.Clone(only), skip...) {
+		if !slices.Contains(names, n) {
+			fmt.Fprintf(os.Stderr, "bench: unknown section %q (have %s)\n", n, strings.Join(names, ", "))
+			return true
+		}
+	}
+	failed := false
+	for _, s := range sections {
+		if (len(only) > 0 && !slices.Contains(only, s.name)) || slices.Contains(skip, s.name) {
+			continue
+		}
+		fmt.Fprintf(progress, "== %s\n", s.name)
+		if err := s.run(b, ctx); err != nil {
+			b.add(s.name, "run", "—", "error: "+firstLine(err.Error()))
+			failed = true
+		}
+	}
+	return failed
+}
+
+// add adds a figure without a floor.
 func (b *bench) add(scenario, measure, goal, result string) {
-	b.rows = append(b.rows, row{scenario, measure, goal, result})
-	fmt.Fprintf(os.Stderr, "  %s: %s = %s\n", scenario, measure, result)
+	b.addRow(row{scenario: scenario, measure: measure, result: result, goal: goal})
 }
 
-func rules() []mapping.NamedRule {
-	return []mapping.NamedRule{{Name: "bench", Generation: 1, Spec: v1alpha1.MappingRuleSpec{
-		Fields: []v1alpha1.FieldMapping{
-			{Target: "userName", From: "uid"},
-			{Target: "email", From: "mail", Required: true},
-			{Target: "givenName", From: "givenName"},
-			{Target: "familyName", From: "sn"},
-			{Target: "displayName", Expression: "record.attrs.givenName + ' ' + record.attrs.sn"},
-			{Target: "title", From: "title"},
-			{Target: "phoneNumber", From: "telephoneNumber"},
-			{Target: "employeeNumber", From: "employeeNumber"},
-			{Target: "department", From: "departmentNumber", Lookup: "departments"},
-			{Target: "groups", Expression: "record.groups"},
-		},
-		Lookups: []v1alpha1.LookupTable{{Name: "departments", Entries: synthetic.Departments()}},
-	}}}
+// vs adds a figure beside its floor measured in the same run; ratio is result/floor (e.g. times),
+// formatted as "1.3×".
+func (b *bench) vs(scenario, measure, goal, result, floor string, ratio float64) {
+	b.addRow(row{scenario: scenario, measure: measure, result: result, floor: floor, ratio: formatRatio(ratio), goal: goal})
 }
 
-func (b *bench) run(ldapUsers int) error {
-	b.start = time.Now()
-	ctx := context.Background()
-	mapper, err := mapping.Compile(rules())
-	if err != nil {
-		return err
+func (b *bench) addRow(r row) {
+	b.rows = append(b.rows, r)
+	line := fmt.Sprintf("  %s: %s = %s", r.scenario, r.measure, r.result)
+	if r.floor != "" {
+		line += fmt.Sprintf(" (floor %s, %s)", r.floor, r.ratio)
 	}
-	src := &synthetic.Source{Users: b.users, Groups: b.groups}
-	target := memory.New()
-	var state plan.State
-	sync := func() (*syncer.Result, time.Duration, error) {
-		target.ResetCalls()
-		start := time.Now()
-		res, err := syncer.Run(ctx, syncer.Options{
-			Source: src, Mapper: mapper, Target: target, State: state,
-			Policy: plan.Policy{
-				ExternalIDPrefix: "bench:", GracePeriod: 72 * time.Hour, AfterGrace: plan.OffboardDelete,
-				ManagedFields: mapper.ManagedFields(), MaxDeletions: -1,
-			},
-		})
-		elapsed := time.Since(start)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(res.Skipped) > 0 || res.Counts.Failed > 0 {
-			return nil, 0, fmt.Errorf("run skipped %d entries and had %d failures: %v %v",
-				len(res.Skipped), res.Counts.Failed, first(res.Skipped), first(res.Failures))
-		}
-		state = res.State
-		return res, elapsed, nil
-	}
-	n := b.users
-	scen := func(s string) string { return s }
-
-	// d) initial sync, which also brings the target in sync for a)
-	fmt.Fprintln(os.Stderr, "initial sync ...")
-	res, d, err := sync()
-	if err != nil {
-		return err
-	}
-	if res.Counts.Created != n {
-		return fmt.Errorf("initial sync created %d users, want %d", res.Counts.Created, n)
-	}
-	s := scen(fmt.Sprintf("d) initial sync, %d creates", n))
-	b.add(s, "time (one run)", "—", seconds(d))
-	b.add(s, "target write calls", "—", fmt.Sprintf("%d (%d creates, %d groups, %d member batches)", target.WriteCalls(),
-		target.Calls()[memory.MethodCreateUser], target.Calls()[memory.MethodCreateGroup], target.Calls()[memory.MethodAddMembers]))
-
-	// a) everything in sync
-	fmt.Fprintln(os.Stderr, "in-sync run ...")
-	runtime.GC()
-	debug.FreeOSMemory()
-	baseline := procStatus("VmRSS")
-	hwmReset := resetPeakRSS()
-	res, d, err = sync()
-	if err != nil {
-		return err
-	}
-	peak := procStatus("VmHWM")
-	s = scen(fmt.Sprintf("a) %d users, %d groups, already in sync", n, b.groups))
-	b.add(s, "read + map + plan (+ empty apply) time", "< 10 s", seconds(d))
-	peakText := mib(peak)
-	if !hwmReset {
-		peakText += " (process peak: resetting it failed)"
-	}
-	b.add(s, "peak RSS during the run", "< 500 MiB", peakText)
-	b.add(s, "RSS before the run (the memory target's data and the runtime)", "—", mib(baseline))
-	b.add(s, "target write calls", "0", strconv.Itoa(target.WriteCalls()))
-	b.add(s, "planned actions", "0", strconv.Itoa(len(res.Plan.Actions)))
-	if err := b.phases(ctx, src, mapper, target, state, s); err != nil {
-		return err
-	}
-
-	// b) 1% changed
-	fmt.Fprintln(os.Stderr, "1% changed ...")
-	src.Changed = func(i int) bool { return i%100 == 0 }
-	changed := (n + 99) / 100
-	res, d, err = sync()
-	if err != nil {
-		return err
-	}
-	s = scen(fmt.Sprintf("b) 1%% changed (%d users' title)", changed))
-	b.add(s, "target write calls / changed users", "equal", fmt.Sprintf("%d / %d", target.WriteCalls(), changed))
-	b.add(s, "time to converge (one run)", "—", seconds(d))
-	if res.Counts.Updated != changed {
-		return fmt.Errorf("1%% run updated %d users, want %d", res.Counts.Updated, changed)
-	}
-	if _, _, err = sync(); err != nil {
-		return err
-	}
-	b.add(s, "target write calls of the next run", "0", strconv.Itoa(target.WriteCalls()))
-
-	// c) LDAP
-	b.ldap(ctx, ldapUsers)
-	// e) group resolution
-	b.groupModes(ctx, b.groupUsers, b.groupCount, b.onDC)
-	return nil
+	fmt.Fprintln(progress, line)
 }
 
-// phases times the parts of an in-sync run one by one.
-func (b *bench) phases(ctx context.Context, src *synthetic.Source, mapper *mapping.Mapper, target *memory.Target, state plan.State, s string) error {
-	t := time.Now()
-	snap, err := src.Read(ctx)
-	if err != nil {
-		return err
+// note adds a paragraph under the table.
+func (b *bench) note(format string, args ...any) {
+	b.notes = append(b.notes, fmt.Sprintf(format, args...))
+}
+
+func formatRatio(r float64) string {
+	switch {
+	case math.IsNaN(r) || math.IsInf(r, 0) || r < 0:
+		return "n/a"
+	case r < 10:
+		return fmt.Sprintf("%.2f×", r)
+	default:
+		return fmt.Sprintf("%.1f×", r)
 	}
-	read := time.Since(t)
-	t = time.Now()
-	users, _, _ := mapper.MapAll(snap.Records)
-	mapped := time.Since(t)
-	for i := range users {
-		users[i].ExternalID = "bench:" + users[i].ExternalID
-	}
-	t = time.Now()
-	actual, err := target.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	groups, err := target.ListGroups(ctx)
-	if err != nil {
-		return err
-	}
-	list := time.Since(t)
-	t = time.Now()
-	p := plan.Compute(plan.Input{Desired: users, Actual: actual, Groups: groups, State: state, SourceComplete: true, Now: time.Now(),
-		Policy: plan.Policy{ExternalIDPrefix: "bench:", ManagedFields: mapper.ManagedFields(), MaxDeletions: -1}})
-	planned := time.Since(t)
-	if len(p.Actions) != 0 {
-		return fmt.Errorf("phase breakdown planned %d actions", len(p.Actions))
-	}
-	b.add(s, "phases, timed separately: generate / map / list target / plan", "—",
-		fmt.Sprintf("%s / %s / %s / %s", seconds(read), seconds(mapped), seconds(list), seconds(planned)))
-	return nil
 }
 
 func (b *bench) ldap(ctx context.Context, n int) {
@@ -244,7 +240,7 @@ func (b *bench) ldap(ctx context.Context, n int) {
 		return
 	}
 	defer func() { _ = srv.Stop() }()
-	b.notes = append(b.notes, fmt.Sprintf("slapd with %d users started (slapadd included) in %s.", n, seconds(time.Since(t))))
+	b.note("slapd with %d users started (slapadd included) in %s.", n, seconds(time.Since(t)))
 	src, err := ldap.New(ldap.Config{
 		URL: srv.URL, BindDN: slapd.ServiceDN, BindPassword: slapd.ServicePassword,
 		BaseDN: slapd.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)",
@@ -283,24 +279,85 @@ func (b *bench) ldap(ctx context.Context, n int) {
 
 func (b *bench) report() string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "## Scale benchmark\n\n")
-	fmt.Fprintf(&w, "Machine: %d cores (GOMAXPROCS %d), %s, %s %s/%s. Whole bench: %s.\n\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, seconds(time.Since(b.start)))
-	fmt.Fprintf(&w, "Synthetic directory: %d users in %d groups (two each), %d departments via a lookup table; "+
-		"10 mapped fields incl. a CEL display name; in-process memory target; write concurrency 4.\n\n",
-		b.users, b.groups, synthetic.DepartmentCount)
-	fmt.Fprintf(&w, "| Scenario | Measure | Goal | Result |\n|---|---|---|---|\n")
+	fmt.Fprintf(&w, "## Benchmark results\n\n")
+	fmt.Fprintf(&w, "%s Whole bench: %s", b.machine, seconds(time.Since(b.start)))
+	if b.scale != 1 {
+		fmt.Fprintf(&w, ", data sizes scaled by %g (-scale)", b.scale)
+	}
+	fmt.Fprintf(&w, ".\n\n")
+	fmt.Fprintf(&w, "| Scenario | Measure | Result | Floor (same run) | Ratio | Goal |\n|---|---|---|---|---|---|\n")
 	for _, r := range b.rows {
-		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", r.scenario, r.measure, r.goal, r.result)
+		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s |\n", r.scenario, r.measure, r.result, dash(r.floor), dash(r.ratio), r.goal)
 	}
 	for _, n := range b.notes {
 		fmt.Fprintf(&w, "\n%s\n", n)
 	}
-	fmt.Fprintf(&w, "\nPeak RSS is VmHWM of the bench process, reset (/proc/self/clear_refs) after a GC just before the run; "+
-		"it includes the in-memory target's data (the RSS before the run), which a real deployment keeps in the SCIM service instead.\n")
-	fmt.Fprintf(&w, "\nTimes are single runs; on a shared 2-core machine they varied by up to 2x between bench runs.\n")
-	fmt.Fprintf(&w, "\nReproduce: `make bench`, or `go run ./test/bench -results test/bench/RESULTS.md` to rewrite this file.\n")
+	fmt.Fprintf(&w, "\nTimes are single runs unless a row says otherwise; on a shared machine they vary between bench runs, "+
+		"ratios to a floor measured in the same run much less.\n")
+	fmt.Fprintf(&w, "\nReproduce: `make bench` (rewrites this file and README's Performance section), "+
+		"or `go run ./test/bench -h` for the flags (`-scale small` for a quick check, `-only memory`).\n")
 	return w.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// machineLine names the machine: processors, CPU model, Go version, the GC settings, the load
+// average at the start and the date.
+func machineLine() string {
+	gc := "GOGC " + envOr("GOGC", "default (100)") + ", GOMEMLIMIT " + envOr("GOMEMLIMIT", "unset")
+	return fmt.Sprintf("Machine: %d processors (GOMAXPROCS %d), %s, %s %s/%s; %s; load average at start %s; %s.",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		gc, loadAverage(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "n/a"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Bench markers delimit the generated part of a README.
+const (
+	markerStart = "<!-- bench:start (generated by `make bench`; edits between the markers are overwritten) -->"
+	markerEnd   = "<!-- bench:end -->"
+)
+
+// replaceBetweenMarkers puts report between the bench markers of the file at path.
+func replaceBetweenMarkers(path, report string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(data, []byte(markerStart))
+	j := bytes.Index(data, []byte(markerEnd))
+	if i < 0 || j < i {
+		return errors.New(path + ": no bench markers (" + markerStart + " … " + markerEnd + ")")
+	}
+	// The README has its own heading; the report's is dropped there.
+	body := strings.TrimPrefix(report, "## Benchmark results\n\n")
+	var out bytes.Buffer
+	out.Write(data[:i+len(markerStart)])
+	out.WriteString("\n" + body)
+	out.Write(data[j:])
+	return os.WriteFile(path, out.Bytes(), 0o644)
 }
 
 // resetPeakRSS resets VmHWM to the current RSS (Linux 4.0+).
