@@ -30,9 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
-	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
 )
 
 // section is one part of the report.
@@ -53,10 +50,6 @@ var progress io.Writer = os.Stderr
 func register(s section) { sections = append(sections, s) }
 
 func init() {
-	register(section{name: "ldap", order: 30, run: func(b *bench, ctx context.Context) error {
-		b.ldap(ctx, b.size(*ldapUsers))
-		return nil
-	}})
 	register(section{name: "groups", order: 40, run: func(b *bench, ctx context.Context) error {
 		b.groupModes(ctx, b.size(*groupUsers), *groupCount, *onDC)
 		return nil
@@ -64,7 +57,6 @@ func init() {
 }
 
 var (
-	ldapUsers  = flag.Int("ldap-users", 20_000, "users seeded into slapd for the LDAP read figure, before -scale (0 skips it)")
 	groupUsers = flag.Int("group-users", 20_000, "users of the group-resolution figures, before -scale (0 skips them)")
 	groupCount = flag.Int("group-count", 500, "nested groups of the group-resolution figures")
 	onDC       = flag.Bool("ad", true, "also measure group resolution on a Samba AD DC (needs root; the first run provisions it)")
@@ -220,61 +212,6 @@ func formatRatio(r float64) string {
 	default:
 		return fmt.Sprintf("%.1f×", r)
 	}
-}
-
-func (b *bench) ldap(ctx context.Context, n int) {
-	s := fmt.Sprintf("c) LDAP read, %d users, paged (500/page)", n)
-	switch {
-	case n <= 0:
-		b.add(s, "entries/s", "—", "skipped (-ldap-users 0)")
-		return
-	case !slapd.Available():
-		b.add(s, "entries/s", "—", "skipped: "+slapd.InstallHint)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "starting slapd ...")
-	t := time.Now()
-	srv, err := slapd.Start(slapd.Options{Users: n})
-	if err != nil {
-		b.add(s, "entries/s", "—", "skipped: slapd did not start: "+firstLine(err.Error()))
-		return
-	}
-	defer func() { _ = srv.Stop() }()
-	b.note("slapd with %d users started (slapadd included) in %s.", n, seconds(time.Since(t)))
-	src, err := ldap.New(ldap.Config{
-		URL: srv.URL, BindDN: slapd.ServiceDN, BindPassword: slapd.ServicePassword,
-		BaseDN: slapd.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)",
-		Attributes: []string{"uid", "mail", "givenName", "sn", "displayName", "telephoneNumber", "title", "departmentNumber", "employeeNumber", "employeeType"},
-		PageSize:   500, Timeout: 30 * time.Second,
-		Groups:   ldap.GroupsConfig{Mode: ldap.GroupsMemberOf},
-		Disabled: ldap.DisabledConfig{Mode: ldap.DisabledAttribute, Attribute: slapd.DisabledAttribute, Value: slapd.DisabledValue},
-	})
-	if err != nil {
-		b.add(s, "entries/s", "—", "error: "+err.Error())
-		return
-	}
-	var rates []float64
-	entries := 0
-	for i := range 4 { // one warm-up read, then three measured
-		t := time.Now()
-		snap, err := src.Read(ctx)
-		d := time.Since(t)
-		if err != nil {
-			b.add(s, "entries/s", "—", "error: "+firstLine(err.Error()))
-			return
-		}
-		if !snap.Complete || len(snap.Records) < n {
-			b.add(s, "entries/s", "—", fmt.Sprintf("error: read %d records (complete %v), want %d", len(snap.Records), snap.Complete, n))
-			return
-		}
-		entries = len(snap.Records)
-		if i > 0 {
-			rates = append(rates, float64(entries)/d.Seconds())
-		}
-	}
-	slices.Sort(rates)
-	b.add(s, "entries/s (median of 3 reads, memberOf groups)", "—", fmt.Sprintf("%.0f (%d entries, %s per read)",
-		rates[1], entries, seconds(time.Duration(float64(entries)/rates[1]*float64(time.Second)))))
 }
 
 func (b *bench) report() string {

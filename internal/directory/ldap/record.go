@@ -12,67 +12,97 @@ import (
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
-// binaryAttributes are always base64 encoded, whatever their bytes (lower-case names).
-var binaryAttributes = map[string]bool{
-	"jpegphoto": true, "photo": true, "thumbnailphoto": true, "objectguid": true, "objectsid": true,
-	"usercertificate": true, "cacertificate": true, "usersmimecertificate": true, "audio": true,
-	"msexchmailboxguid": true, "ms-ds-consistencyguid": true,
+// binaryAttributes are always base64 encoded, whatever their bytes.
+var binaryAttributes = []string{
+	"jpegPhoto", "photo", "thumbnailPhoto", "objectGUID", "objectSid", "userCertificate", "cACertificate",
+	"userSMIMECertificate", "audio", "msExchMailboxGuid", "mS-DS-ConsistencyGuid",
 }
 
 // isBinaryAttribute reports whether values of attr are binary by name (known names or ";binary").
+// It runs for every attribute of every entry, so it compares in place instead of lower-casing.
 func isBinaryAttribute(attr string) bool {
-	name, opts, _ := strings.Cut(strings.ToLower(attr), ";")
-	return binaryAttributes[name] || strings.Contains(";"+opts+";", ";binary;")
-}
-
-// attributeValues renders raw values as strings: binary attributes, and attributes with any value
-// that is not valid UTF-8, are base64 encoded (all values, so an attribute has one encoding).
-func attributeValues(attr string, raw [][]byte) []string {
-	encode := isBinaryAttribute(attr)
-	for _, v := range raw {
-		if !utf8.Valid(v) {
-			encode = true
+	name, opts, _ := strings.Cut(attr, ";")
+	for _, b := range binaryAttributes {
+		if strings.EqualFold(name, b) {
+			return true
 		}
 	}
-	out := make([]string, len(raw))
-	for i, v := range raw {
-		if encode {
-			out[i] = base64.StdEncoding.EncodeToString(v)
-		} else {
-			out[i] = string(v)
+	for opt := range strings.SplitSeq(opts, ";") {
+		if strings.EqualFold(opt, "binary") {
+			return true
 		}
+	}
+	return false
+}
+
+// needsBase64 reports whether the values of attr are rendered base64 encoded: binary attributes,
+// and attributes with any value that is not valid UTF-8 (all values, so an attribute has one encoding).
+func needsBase64(attr string, raw [][]byte) bool {
+	if isBinaryAttribute(attr) {
+		return true
+	}
+	for _, v := range raw {
+		if !utf8.Valid(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// entry is a user entry as Read needs it: the DN and the raw values of each attribute in the order
+// the server sent them. Attribute lookups compare names case-insensitively and take the first match,
+// as go-ldap's GetEqualFold* do; a dozen attributes are scanned faster than they are indexed.
+type entry struct {
+	dn    string
+	attrs []entryAttr
+}
+
+type entryAttr struct {
+	name string
+	vals [][]byte
+}
+
+// fromLDAP takes the raw values of a go-ldap entry (no copy).
+func fromLDAP(e *ldap.Entry) entry {
+	out := entry{dn: e.DN, attrs: make([]entryAttr, len(e.Attributes))}
+	for i, a := range e.Attributes {
+		out.attrs[i] = entryAttr{name: a.Name, vals: a.ByteValues}
 	}
 	return out
 }
 
-// entryAttrs indexes an entry's attributes by lower-cased name.
-type entryAttrs map[string]*ldap.EntryAttribute
-
-func indexEntry(e *ldap.Entry) entryAttrs {
-	m := make(entryAttrs, len(e.Attributes))
-	for _, a := range e.Attributes {
-		m[strings.ToLower(a.Name)] = a
-	}
-	return m
-}
-
-func (m entryAttrs) raw(name string) [][]byte {
-	if a := m[strings.ToLower(name)]; a != nil {
-		return a.ByteValues
+func (e *entry) raw(name string) [][]byte {
+	for i := range e.attrs {
+		if strings.EqualFold(e.attrs[i].name, name) {
+			return e.attrs[i].vals
+		}
 	}
 	return nil
 }
 
-func (m entryAttrs) values(name string) []string {
-	if a := m[strings.ToLower(name)]; a != nil {
-		return a.Values
+// values returns the values of name as strings (their bytes as they are, like go-ldap's Values).
+func (e *entry) values(name string) []string {
+	raw := e.raw(name)
+	if len(raw) == 0 {
+		return nil
 	}
-	return nil
+	out := make([]string, len(raw))
+	for i, v := range raw {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (e *entry) value(name string) string {
+	if raw := e.raw(name); len(raw) > 0 {
+		return string(raw[0])
+	}
+	return ""
 }
 
 // recordID extracts the identity; ok is false with a reason when the entry has none usable.
-func recordID(idAttr string, m entryAttrs) (id string, problem string) {
-	raw := m.raw(idAttr)
+func recordID(idAttr string, e *entry) (id string, problem string) {
+	raw := e.raw(idAttr)
 	if len(raw) == 0 || len(raw[0]) == 0 {
 		return "", "entry has no " + idAttr
 	}
@@ -90,23 +120,23 @@ func recordID(idAttr string, m entryAttrs) (id string, problem string) {
 }
 
 // isDisabled applies the disabled-account convention to an entry.
-func isDisabled(cfg DisabledConfig, m entryAttrs) bool {
+func isDisabled(cfg DisabledConfig, e *entry) bool {
 	switch cfg.Mode {
 	case DisabledActiveDirectory:
 		const accountDisable = 0x2
-		for _, v := range m.values("userAccountControl") {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		for _, v := range e.raw("userAccountControl") {
+			n, err := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
 			if err == nil && n&accountDisable != 0 {
 				return true
 			}
 		}
 	case DisabledAttribute:
-		vals := m.values(cfg.Attribute)
+		vals := e.raw(cfg.Attribute)
 		if cfg.Value == "" {
 			return len(vals) > 0
 		}
 		for _, v := range vals {
-			if strings.EqualFold(strings.TrimSpace(v), cfg.Value) {
+			if strings.EqualFold(strings.TrimSpace(string(v)), cfg.Value) {
 				return true
 			}
 		}
@@ -114,28 +144,68 @@ func isDisabled(cfg DisabledConfig, m entryAttrs) bool {
 	return false
 }
 
-// toRecord converts an entry; it returns a Problem instead when the entry has no usable ID.
-func toRecord(cfg Config, e *ldap.Entry) (model.Record, *model.Problem) {
-	m := indexEntry(e)
-	id, why := recordID(cfg.IDAttribute, m)
+// toRecord converts an entry; it returns a Problem instead when the entry has no usable ID. The
+// record's text values share one allocation (they live and die with the record) and never alias
+// the entry's bytes, which belong to a decoded message.
+func toRecord(cfg Config, e *entry) (model.Record, *model.Problem) {
+	id, why := recordID(cfg.IDAttribute, e)
 	if why != "" {
-		return model.Record{}, &model.Problem{Subject: e.DN, Reason: model.ReasonMissingID, Message: why}
+		return model.Record{}, &model.Problem{Subject: e.dn, Reason: model.ReasonMissingID, Message: why}
 	}
-	rec := model.Record{ID: id, DN: e.DN, Attributes: make(map[string][]string, max(len(cfg.Attributes), len(e.Attributes)))}
+	rec := model.Record{ID: id, DN: e.dn, Attributes: make(map[string][]string, max(len(cfg.Attributes), len(e.attrs)))}
+	type kept struct {
+		name   string
+		raw    [][]byte
+		base64 bool
+	}
+	keep := make([]kept, 0, max(len(cfg.Attributes), len(e.attrs)))
 	if len(cfg.Attributes) == 0 {
 		// No list configured: every attribute the server returned, under the server's names.
-		for _, a := range e.Attributes {
-			if len(a.ByteValues) > 0 {
-				rec.Attributes[a.Name] = attributeValues(a.Name, a.ByteValues)
+		for _, a := range e.attrs {
+			if len(a.vals) > 0 {
+				keep = append(keep, kept{a.name, a.vals, needsBase64(a.name, a.vals)})
 			}
 		}
 	}
 	for _, name := range cfg.Attributes {
-		if raw := m.raw(name); len(raw) > 0 {
-			rec.Attributes[name] = attributeValues(name, raw)
+		if raw := e.raw(name); len(raw) > 0 {
+			keep = append(keep, kept{name, raw, needsBase64(name, raw)})
 		}
 	}
-	rec.Disabled = isDisabled(cfg.Disabled, m)
+	var text strings.Builder // the values kept as text, in one string
+	size, nvals := 0, 0
+	for _, k := range keep {
+		nvals += len(k.raw)
+		for _, v := range k.raw {
+			if !k.base64 {
+				size += len(v)
+			}
+		}
+	}
+	text.Grow(size)
+	for _, k := range keep {
+		for _, v := range k.raw {
+			if !k.base64 {
+				text.Write(v)
+			}
+		}
+	}
+	all, vals := text.String(), make([]string, nvals)
+	off := 0
+	for _, k := range keep {
+		out := vals[:len(k.raw):len(k.raw)] // capped: an append by a consumer cannot reach the next attribute
+		vals = vals[len(k.raw):]
+		for i, v := range k.raw {
+			if k.base64 {
+				out[i] = base64.StdEncoding.EncodeToString(v)
+			} else {
+				out[i] = all[off : off+len(v)]
+				off += len(v)
+			}
+		}
+		rec.Attributes[k.name] = out
+	}
+	rec.Disabled = isDisabled(cfg.Disabled, e)
 	return rec, nil
 }
 

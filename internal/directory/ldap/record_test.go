@@ -23,7 +23,7 @@ func TestToRecord(t *testing.T) {
 		Attributes:  []string{"telephoneNumber", "thumbnailPhoto", "description", "objectGUID", "mail"},
 		Disabled:    DisabledConfig{Mode: DisabledActiveDirectory},
 	}
-	rec, problem := toRecord(cfg, e)
+	rec, problem := toRecord(cfg, ldapEntry(e))
 	if problem != nil {
 		t.Fatalf("problem: %+v", problem)
 	}
@@ -47,33 +47,38 @@ func TestToRecord(t *testing.T) {
 	}
 
 	cfg.IDAttribute = "entryUUID"
-	if _, problem := toRecord(cfg, e); problem == nil || problem.Subject != e.DN || problem.Reason != "MissingID" {
+	if _, problem := toRecord(cfg, ldapEntry(e)); problem == nil || problem.Subject != e.DN || problem.Reason != "MissingID" {
 		t.Errorf("missing ID: problem = %+v", problem)
 	}
 	short := &ldap.Entry{DN: "cn=x", Attributes: []*ldap.EntryAttribute{{Name: "objectGUID", ByteValues: [][]byte{{1, 2}}}}}
-	if _, problem := toRecord(Config{IDAttribute: "objectGUID"}, short); problem == nil {
+	if _, problem := toRecord(Config{IDAttribute: "objectGUID"}, ldapEntry(short)); problem == nil {
 		t.Error("a 2-byte objectGUID was accepted")
 	}
 }
 
+func ldapEntry(e *ldap.Entry) *entry {
+	out := fromLDAP(e)
+	return &out
+}
+
 func TestIsDisabled(t *testing.T) {
-	entry := func(attr string, vals ...string) entryAttrs {
-		return indexEntry(&ldap.Entry{Attributes: []*ldap.EntryAttribute{{Name: attr, Values: vals}}})
+	mk := func(attr string, vals ...string) *entry {
+		return ldapEntry(ldap.NewEntry("cn=x", map[string][]string{attr: vals}))
 	}
 	tests := []struct {
 		name string
 		cfg  DisabledConfig
-		e    entryAttrs
+		e    *entry
 		want bool
 	}{
-		{"none", DisabledConfig{}, entry("userAccountControl", "514"), false},
-		{"AD disabled 514", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "514"), true},
-		{"AD normal 512", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "512"), false},
-		{"AD garbage", DisabledConfig{Mode: DisabledActiveDirectory}, entry("userAccountControl", "x"), false},
-		{"present", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, entry("pwdAccountLockedTime", "000001010000Z"), true},
-		{"absent", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, entry("mail", "a"), false},
-		{"equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, entry("EmployeeType", "contractor", "Disabled"), true},
-		{"not equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, entry("employeeType", "contractor"), false},
+		{"none", DisabledConfig{}, mk("userAccountControl", "514"), false},
+		{"AD disabled 514", DisabledConfig{Mode: DisabledActiveDirectory}, mk("userAccountControl", "514"), true},
+		{"AD normal 512", DisabledConfig{Mode: DisabledActiveDirectory}, mk("userAccountControl", "512"), false},
+		{"AD garbage", DisabledConfig{Mode: DisabledActiveDirectory}, mk("userAccountControl", "x"), false},
+		{"present", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, mk("pwdAccountLockedTime", "000001010000Z"), true},
+		{"absent", DisabledConfig{Mode: DisabledAttribute, Attribute: "pwdAccountLockedTime"}, mk("mail", "a"), false},
+		{"equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, mk("EmployeeType", "contractor", "Disabled"), true},
+		{"not equal", DisabledConfig{Mode: DisabledAttribute, Attribute: "employeeType", Value: "disabled"}, mk("employeeType", "contractor"), false},
 	}
 	for _, tt := range tests {
 		if got := isDisabled(tt.cfg, tt.e); got != tt.want {
@@ -88,5 +93,31 @@ func TestLaterMark(t *testing.T) {
 	}
 	if !laterMark("20240102000000Z", "20240101235959Z") || laterMark("20240101000000Z", "20240101000000Z") {
 		t.Error("timestamp marks compare wrongly")
+	}
+}
+
+// Records outlive the decoded messages their entries point into, and consumers may append to a
+// value list: neither may change another value.
+func TestToRecordValuesAreOwnedAndCapped(t *testing.T) {
+	raw := map[string][]string{"entryUUID": {"id-1"}, "mail": {"a@x", "b@x"}, "cn": {"Zoë"}, "sn": {"S"}}
+	e := ldap.NewEntry("cn=z", raw)
+	for _, attrs := range [][]string{{"mail", "cn", "sn"}, nil} {
+		rec, problem := toRecord(Config{IDAttribute: "entryUUID", Attributes: attrs}, ldapEntry(e))
+		if problem != nil {
+			t.Fatal(problem)
+		}
+		for _, a := range e.Attributes {
+			for _, v := range a.ByteValues {
+				for i := range v {
+					v[i] = '#'
+				}
+			}
+		}
+		_ = append(rec.Attributes["mail"], "c@x")
+		if !slices.Equal(rec.Attributes["mail"], []string{"a@x", "b@x"}) || !slices.Equal(rec.Attributes["cn"], []string{"Zoë"}) ||
+			!slices.Equal(rec.Attributes["sn"], []string{"S"}) || rec.ID != "id-1" || rec.DN != "cn=z" {
+			t.Errorf("attributes %v: record changed with the entry's bytes or an append: %+v", attrs, rec)
+		}
+		e = ldap.NewEntry("cn=z", raw)
 	}
 }

@@ -299,6 +299,9 @@ func (s *Source) userAttributes() []string {
 	return out
 }
 
+// SearchAttributes returns the attributes Read asks for in the user search.
+func (s *Source) SearchAttributes() []string { return s.userAttributes() }
+
 // UserFilter returns the filter Read sends for user entries when no full read is needed.
 func (s *Source) UserFilter() (string, error) {
 	return s.userFilter(parseMark(s.cfg.Incremental.Since).value)
@@ -349,22 +352,23 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 	start, fromDC := s.startMark(c, dc)
 	var extras []entryExtra // indexed like snap.Records
 	seen := 0
-	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(e *ldap.Entry) {
+	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(le *ldap.Entry) {
 		seen++
+		e := fromLDAP(le)
 		if inc := s.cfg.Incremental.Attribute; inc != "" && !fromDC {
-			for _, v := range e.GetEqualFoldAttributeValues(inc) {
+			for _, v := range e.values(inc) {
 				if snap.HighWater == "" || laterMark(v, snap.HighWater) {
 					snap.HighWater = v
 				}
 			}
 		}
-		rec, problem := toRecord(s.cfg, e)
+		rec, problem := toRecord(s.cfg, &e)
 		if problem != nil {
 			snap.Problems = append(snap.Problems, *problem)
 			return
 		}
 		snap.Records = append(snap.Records, rec)
-		extras = append(extras, s.extraOf(e))
+		extras = append(extras, s.extraOf(&e))
 	})
 	if err != nil {
 		if seen == 0 {
@@ -394,20 +398,22 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 }
 
 // extraOf picks what group and manager resolution need from a user entry.
-func (s *Source) extraOf(e *ldap.Entry) entryExtra {
+func (s *Source) extraOf(e *entry) entryExtra {
 	var x entryExtra
 	if s.cfg.Groups.Mode == GroupsMemberOf || s.cfg.Groups.Mode == GroupsInChain {
-		x.memberOf = e.GetEqualFoldAttributeValues("memberOf")
+		x.memberOf = e.values("memberOf")
 	}
 	if s.cfg.Groups.PrimaryGroup {
-		if rid := e.GetEqualFoldAttributeValue("primaryGroupID"); rid != "" {
-			if sid, err := DecodeSID(e.GetEqualFoldRawAttributeValue("objectSid")); err == nil {
-				x.primarySID = sid[:strings.LastIndexByte(sid, '-')+1] + rid // the user's domain SID + the group's RID
+		if rid := e.value("primaryGroupID"); rid != "" {
+			if raw := e.raw("objectSid"); len(raw) > 0 {
+				if sid, err := DecodeSID(raw[0]); err == nil {
+					x.primarySID = sid[:strings.LastIndexByte(sid, '-')+1] + rid // the user's domain SID + the group's RID
+				}
 			}
 		}
 	}
 	if s.cfg.ManagerAttribute != "-" {
-		x.managerDN = e.GetEqualFoldAttributeValue(s.cfg.ManagerAttribute)
+		x.managerDN = e.value(s.cfg.ManagerAttribute)
 	}
 	return x
 }
@@ -419,14 +425,17 @@ func (s *Source) resolveManagers(ctx context.Context, c *conn, recs []model.Reco
 	if s.cfg.ManagerAttribute == "-" {
 		return nil
 	}
-	ids := make(map[string]string, len(recs))
-	for _, r := range recs {
-		ids[normDN(r.DN)] = r.ID
-	}
+	var ids map[string]string // normDN -> ID, built when the first record has a manager
 	for i := range recs {
 		dn := extras[i].managerDN
 		if dn == "" {
 			continue
+		}
+		if ids == nil {
+			ids = make(map[string]string, len(recs))
+			for _, r := range recs {
+				ids[normDN(r.DN)] = r.ID
+			}
 		}
 		key := normDN(dn)
 		id, ok := ids[key]
@@ -439,7 +448,8 @@ func (s *Source) resolveManagers(ctx context.Context, c *conn, recs []model.Reco
 			case err != nil:
 				return classify(ctx, err, "read manager "+dn)
 			case len(res.Entries) == 1:
-				id, _ = recordID(s.cfg.IDAttribute, indexEntry(res.Entries[0]))
+				e := fromLDAP(res.Entries[0])
+				id, _ = recordID(s.cfg.IDAttribute, &e)
 			}
 			ids[key] = id
 		}
