@@ -25,6 +25,7 @@ func controlsFor(s v1.SyncTargetSpec) plan.Controls {
 		}
 		c.Adoption = &plan.Adoption{MatchOn: match}
 	}
+	c.AdoptGroups = s.Adoption != nil && s.Adoption.Groups
 	off := func(b *bool) bool { return b != nil && !*b }
 	c.Off = plan.Switches{
 		NoCreate:  off(s.Actions.Create),

@@ -527,7 +527,7 @@ func plannedCounts(p *plan.Plan, skipped int32) v1.RunCounts {
 		Adopted: int32(s.Adoptions), Withheld: int32(s.Withheld),
 		Created: int32(s.Creates), Updated: int32(s.Updates), Reactivated: int32(s.Reactivations),
 		Suspended: int32(s.Suspensions), Deleted: int32(s.Deletions), Anonymized: int32(s.Anonymizations),
-		GroupChanges: int32(s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped, Held: int32(s.Held),
+		GroupChanges: int32(s.GroupAdoptions + s.GroupCreates + s.MemberAdds + s.MemberRemovals), Skipped: skipped, Held: int32(s.Held),
 	}
 }
 

@@ -46,7 +46,8 @@ type SyncTargetSpec struct {
 	// +kubebuilder:validation:Pattern=`:$`
 	// +optional
 	ExternalIDPrefix string `json:"externalIDPrefix,omitempty"`
-	// Adoption takes over target users no SyncTarget owns yet (off unless set and enabled).
+	// Adoption takes over target users (enabled) and groups (groups) no SyncTarget owns yet; off
+	// unless set.
 	// +optional
 	Adoption *Adoption `json:"adoption,omitempty"`
 	// Actions switches kinds of writes off, e.g. a first run that only updates existing users.
@@ -229,8 +230,8 @@ type Safety struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MaxCreates *int32 `json:"maxCreates,omitempty"`
-	// MaxAdoptions is the most users one run may adopt (see spec.adoption); more stop the run like
-	// MaxDeletions (same approval).
+	// MaxAdoptions is the most users and groups one run may adopt together (see spec.adoption); more
+	// stop the run like MaxDeletions (same approval).
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:default=100
 	// +optional
@@ -242,12 +243,20 @@ type Safety struct {
 	MaxMembershipRemovals *int32 `json:"maxMembershipRemovals,omitempty"`
 }
 
-// Adoption matches unmanaged target users to mapped people and takes them over: an adopted user gets
-// the ownership marker (externalId) and is then managed like any other. A person matching several
-// target users, or a target user owned by anyone else, is a Conflict problem, never an adoption.
+// Adoption matches unmanaged target users to mapped people, and unmanaged target groups to the
+// groups the rules put people in, and takes them over: an adopted user or group gets the ownership
+// marker (externalId) and is then managed like any other. A person or group matching several target
+// objects, or a target object owned by anyone else, is a Conflict problem, never an adoption.
 type Adoption struct {
-	// Enabled turns adoption on.
+	// Enabled turns the adoption of users on.
 	Enabled bool `json:"enabled"`
+	// Groups adopts groups: a target group without externalId whose displayName equals
+	// (case-insensitively: RFC 7643 §8.7.1 declares it caseExact=false) the name of a group the rules put people in gets the
+	// ownership marker. Its members that this SyncTarget does not own are never removed; those it
+	// owns follow the directory from then on. Independent of enabled; adopted groups count against
+	// safety.maxAdoptions.
+	// +optional
+	Groups bool `json:"groups,omitempty"`
 	// MatchOn lists the attributes tried in order; the first one for which the person has a value
 	// and some target user matches decides. userName and email compare case-insensitively;
 	// externalId matches a target user whose externalId is the bare directory id.
@@ -364,6 +373,7 @@ type SyncTargetStatus struct {
 
 // RunCounts counts actions of one run; a missing counter is zero.
 type RunCounts struct {
+	// Adopted counts adopted users (adopted groups are group changes).
 	// +optional
 	Adopted int32 `json:"adopted,omitempty"`
 	// +optional
@@ -378,7 +388,7 @@ type RunCounts struct {
 	Deleted int32 `json:"deleted,omitempty"`
 	// +optional
 	Anonymized int32 `json:"anonymized,omitempty"`
-	// GroupChanges counts created groups and added or removed memberships.
+	// GroupChanges counts adopted and created groups and added or removed memberships.
 	// +optional
 	GroupChanges int32 `json:"groupChanges,omitempty"`
 	// Skipped counts entries that could not be read or mapped and plan problems (see problems).

@@ -13,10 +13,13 @@ import (
 type Controls struct {
 	// Adoption, when set, lets unmanaged target users be adopted (see Adoption).
 	Adoption *Adoption
+	// AdoptGroups lets unmanaged target groups be adopted by name (see matchGroupAdoptions).
+	AdoptGroups bool
 	// Off switches kinds of writes off: their actions are withheld (Plan.Withheld), not applied.
 	Off Switches
 	// MaxCreates, MaxAdoptions and MaxMembershipRemovals cap those actions per run like
-	// Policy.MaxDeletions: more block the plan unless approved; nil is unlimited.
+	// Policy.MaxDeletions: more block the plan unless approved; nil is unlimited. MaxAdoptions
+	// counts adopted users and groups together.
 	MaxCreates            *int
 	MaxAdoptions          *int
 	MaxMembershipRemovals *int
@@ -165,7 +168,14 @@ func (p *planner) limitBlocks(s Summary) (reasons, msgs []string) {
 			msgs = append(msgs, fmt.Sprintf("run would %s %d users, limit %d (%s)", what, n, *limit, field))
 		}
 	}
-	check(c.MaxAdoptions, s.Adoptions, ReasonAdoptionThresholdExceeded, "adopt", fmt.Sprintf("maxAdoptions %d", deref(c.MaxAdoptions)))
+	if n := s.Adoptions + s.GroupAdoptions; c.MaxAdoptions != nil && n > *c.MaxAdoptions {
+		what := fmt.Sprintf("%d users", s.Adoptions)
+		if s.GroupAdoptions > 0 {
+			what = fmt.Sprintf("%d users and %d groups", s.Adoptions, s.GroupAdoptions)
+		}
+		reasons = append(reasons, ReasonAdoptionThresholdExceeded)
+		msgs = append(msgs, fmt.Sprintf("run would adopt %s, limit %d (maxAdoptions %d)", what, *c.MaxAdoptions, *c.MaxAdoptions))
+	}
 	check(c.MaxCreates, s.Creates, ReasonCreateThresholdExceeded, "create", fmt.Sprintf("maxCreates %d", deref(c.MaxCreates)))
 	if c.MaxMembershipRemovals != nil && s.MemberRemovals > *c.MaxMembershipRemovals {
 		reasons = append(reasons, ReasonMembershipRemovalThresholdExceeded)

@@ -45,6 +45,8 @@ func (a Action) Describe() string {
 		return "create " + who
 	case KindUpdate:
 		return fmt.Sprintf("update %s: %s", who, strings.Join(a.Fields, ", "))
+	case KindAdoptGroup:
+		return fmt.Sprintf("adopt group %s (%s)", a.Group, a.Reason)
 	case KindAdopt:
 		return fmt.Sprintf("adopt %s (%s): %s", who, a.Reason, strings.Join(a.Fields, ", "))
 	case KindAddMember:

@@ -44,7 +44,7 @@ func limitedKinds(reasons []string) []Kind {
 		case ReasonCreateThresholdExceeded:
 			kinds = append(kinds, KindCreate)
 		case ReasonAdoptionThresholdExceeded:
-			kinds = append(kinds, KindAdopt)
+			kinds = append(kinds, KindAdopt, KindAdoptGroup)
 		case ReasonMembershipRemovalThresholdExceeded:
 			kinds = append(kinds, KindRemoveMember)
 		}

@@ -95,8 +95,29 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	for _, d := range in.Desired {
 		desiredCount[d.ExternalID]++
 	}
+	adopted := map[string]bool{} // target ids of the groups this plan adopts
+	for _, a := range p.Actions {
+		if a.Kind != KindAdoptGroup {
+			continue
+		}
+		g, ok := groupByID[a.GroupTargetID]
+		twins := 0
+		for _, o := range in.Groups {
+			if strings.EqualFold(o.DisplayName, g.DisplayName) {
+				twins++
+			}
+		}
+		if !pol.Controls.AdoptGroups || !ok || g.ExternalID != "" || !managedGroup(a.ExternalID) || twins != 1 || adopted[g.TargetID] ||
+			!strings.EqualFold(strings.TrimPrefix(a.ExternalID, pol.ExternalIDPrefix+"group:"), g.DisplayName) {
+			t.Fatalf("adoption of group %+v (%d of that name): %+v", g, twins, a)
+		}
+		adopted[g.TargetID] = true
+	}
 	offboardings := 0
 	for _, a := range p.Actions {
+		if a.Kind == KindAdoptGroup {
+			continue
+		}
 		if a.Kind == KindCreateGroup {
 			if !managedGroup(a.ExternalID) {
 				t.Fatalf("group created without the group marker: %+v", a)
@@ -137,6 +158,12 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 					t.Fatalf("creating a userName the target holds (%+v): %+v", u, a)
 				}
 			}
+		case KindAddMember:
+			// With group adoption on, members go only to the operator's groups (owned, adopted now,
+			// or created now): a hand-made or foreign group of that name was adopted or refused.
+			if g, ok := groupByID[a.GroupTargetID]; pol.Controls.AdoptGroups && ok && !managedGroup(g.ExternalID) && !adopted[g.TargetID] {
+				t.Fatalf("member added to a group the operator neither owns nor adopts, %+v: %+v", g, a)
+			}
 		case KindUpdate:
 			for _, f := range a.Fields {
 				if !slices.Contains(pol.ManagedFields, f) || f == model.FieldActive || f == model.FieldGroups {
@@ -145,7 +172,7 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 			}
 		case KindRemoveMember:
 			g, ok := groupByID[a.GroupTargetID]
-			if !in.SourceComplete || !ok || !managedGroup(g.ExternalID) || !slices.Contains(g.Members, a.TargetID) {
+			if !in.SourceComplete || !ok || !(managedGroup(g.ExternalID) || adopted[g.TargetID]) || !slices.Contains(g.Members, a.TargetID) {
 				t.Fatalf("membership removal from group %+v (complete=%v): %+v", g, in.SourceComplete, a)
 			}
 		case KindDelete, KindAnonymize:
@@ -181,7 +208,7 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	}
 	exceeded := limit >= 0 && offboardings > limit
 	// The limits of Controls are checked by their own tests.
-	if reflect.DeepEqual(pol.Controls, Controls{}) {
+	if c := pol.Controls; reflect.DeepEqual(Controls{AdoptGroups: c.AdoptGroups}, c) {
 		approved := pol.ApprovedFingerprint != "" && pol.ApprovedFingerprint == OffboardingFingerprint(p.Actions)
 		if blocked := p.Blocked != nil; blocked != (exceeded && !approved) {
 			t.Fatalf("blocked=%v with %d offboardings, limit %d, approved %q", blocked, offboardings, limit, pol.ApprovedFingerprint)

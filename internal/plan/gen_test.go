@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
@@ -92,6 +93,9 @@ func randomInput(r *rand.Rand, n int) Input {
 		if pick(0.8) {
 			in.Groups = append(in.Groups, grp)
 		}
+		if pick(0.1) { // a hand-made group whose name differs only in case (adopted or ambiguous)
+			in.Groups = append(in.Groups, model.Group{TargetID: "g3-" + g, DisplayName: strings.ToLower(g), Members: slices.Clone(grp.Members)})
+		}
 		if pick(0.2) { // a second group with the same display name
 			twin := model.Group{TargetID: "g2-" + g, DisplayName: g, Members: slices.Clone(grp.Members)}
 			if pick(0.5) {
@@ -109,6 +113,7 @@ func randomInput(r *rand.Rand, n int) Input {
 		MinSourcePercent:   []int{0, 0, 50}[r.IntN(3)],
 		AllowEmptySource:   pick(0.2),
 		OutOfScope:         []OutOfScopeAction{"", OutOfScopeSuspend, OutOfScopeKeep}[r.IntN(3)],
+		Controls:           Controls{AdoptGroups: pick(0.4)},
 	}
 	for _, f := range allFields {
 		if pick(0.7) {

@@ -40,7 +40,9 @@ import (
 // Memberships (only when model.FieldGroups is managed): desired groups are resolved by the
 // operator's group externalId first, then by display name (managed groups first). Missing groups
 // are created (CreateGroup) before members are added. Memberships are removed only from managed
-// groups, only for managed users that are applied desired users.
+// groups, only for managed users that are applied desired users. With Controls.AdoptGroups an
+// unowned group of a desired name is adopted (AdoptGroup) and managed in the same run; an
+// ambiguous one is a Conflict problem and nothing is done for that name.
 //
 // Safety: when the source is incomplete, no Suspend/Delete/Anonymize and no RemoveMember is
 // planned, and no grace clock is started (Plan.OffboardingHeld); creates, updates, reactivations
@@ -65,6 +67,7 @@ func Compute(in Input) Plan {
 	}
 	p.checkDesired()
 	p.matchAdoptions()
+	p.matchGroupAdoptions()
 	p.decideHold()
 	for i := range in.Desired {
 		switch p.status[i] {
@@ -174,7 +177,8 @@ type planner struct {
 	// skippedMatch when the desired entry is present but skipped.
 	matchOf []int32
 
-	adopt    *adoption // nil unless Policy.Controls.Adoption
+	adopt    *adoption      // nil unless Policy.Controls.Adoption
+	adoptG   *groupAdoption // nil unless Policy.Controls.AdoptGroups found a group to adopt or refuse
 	held     *Block
 	notes    []string
 	extended map[string]bool // externalIds whose grace clock Controls.ExtendGrace moved
@@ -555,7 +559,7 @@ func (p *planner) planAdditions(d *model.User, targetID string) {
 		return
 	}
 	for k, name := range d.Groups {
-		if name == "" || slices.Contains(d.Groups[:k], name) {
+		if name == "" || slices.Contains(d.Groups[:k], name) || p.groupRefused(name) {
 			continue
 		}
 		gi := p.resolveGroup(name)
@@ -596,8 +600,8 @@ func (p *planner) anyResolvesTo(names []string, gi int32) bool {
 func (p *planner) planRemovals() {
 	for gi := range p.in.Groups {
 		g := &p.in.Groups[gi]
-		if !p.isManagedGroup(g.ExternalID) {
-			continue
+		if !p.isManagedGroup(g.ExternalID) && !p.groupAdopted(int32(gi)) {
+			continue // hand-made groups keep their members; an adopted one is managed from this run on
 		}
 		for _, id := range g.Members {
 			ai, ok := p.managedByID[id]
@@ -605,7 +609,7 @@ func (p *planner) planRemovals() {
 				continue
 			}
 			m := p.matchOf[ai]
-			if m <= 0 || p.anyResolvesTo(p.in.Desired[m-1].Groups, int32(gi)) {
+			if m <= 0 || p.anyResolvesTo(p.in.Desired[m-1].Groups, int32(gi)) || p.keepsRefused(p.in.Desired[m-1].Groups, g) {
 				continue
 			}
 			a := &p.in.Actual[ai]
@@ -815,6 +819,8 @@ func (p *planner) summarize() Summary {
 		switch a.Kind {
 		case KindAdopt:
 			s.Adoptions++
+		case KindAdoptGroup:
+			s.GroupAdoptions++
 		case KindCreateGroup:
 			s.GroupCreates++
 		case KindCreate:
@@ -834,7 +840,7 @@ func (p *planner) summarize() Summary {
 		case KindDelete:
 			s.Deletions++
 		}
-		if a.Kind != KindCreateGroup {
+		if a.Kind != KindCreateGroup && a.Kind != KindAdoptGroup {
 			if ai, ok := p.managedByExt[a.ExternalID]; ok && ai >= 0 {
 				touched[a.ExternalID] = struct{}{}
 			}

@@ -127,7 +127,8 @@ type State struct {
 type Kind string
 
 const (
-	KindAdopt        Kind = "Adopt" // take over an unmanaged target user: write the ownership marker
+	KindAdopt        Kind = "Adopt"      // take over an unmanaged target user: write the ownership marker
+	KindAdoptGroup   Kind = "AdoptGroup" // take over an unmanaged target group of a desired name
 	KindCreateGroup  Kind = "CreateGroup"
 	KindCreate       Kind = "Create"
 	KindUpdate       Kind = "Update"
@@ -142,6 +143,8 @@ const (
 func (k Kind) rank() int {
 	switch k {
 	case KindAdopt:
+		return -2
+	case KindAdoptGroup:
 		return -1
 	case KindCreateGroup:
 		return 0
@@ -177,7 +180,7 @@ func (k Kind) IsOffboarding() bool {
 // ExternalID. Groups are named by display name (Group) and, when they exist, GroupTargetID.
 type Action struct {
 	Kind Kind `json:"kind"`
-	// ExternalID is the user's externalId; for CreateGroup the new group's externalId.
+	// ExternalID is the user's externalId; for CreateGroup and AdoptGroup the group's externalId.
 	ExternalID string `json:"externalId,omitempty"`
 	TargetID   string `json:"targetId,omitempty"`
 	UserName   string `json:"userName,omitempty"`
@@ -217,6 +220,7 @@ type Summary struct {
 	Unchanged int `json:"unchanged"`
 
 	Adoptions      int `json:"adoptions,omitempty"`
+	GroupAdoptions int `json:"groupAdoptions,omitempty"`
 	Creates        int `json:"creates,omitempty"`
 	Updates        int `json:"updates,omitempty"`
 	Reactivations  int `json:"reactivations,omitempty"`

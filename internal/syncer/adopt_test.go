@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,4 +59,40 @@ func TestFailedAdoptionWritesNothingElse(t *testing.T) {
 	if u := e.mustUser(people[0].login); u.ExternalID != "" {
 		t.Fatalf("user owned after a failed adoption: %+v", u)
 	}
+}
+
+// A hand-made group of a name the directory gives is adopted with spec.adoption.groups; when the
+// write of its marker fails, no member is added to or removed from it, and the next run adopts it.
+func TestFailedGroupAdoptionChangesNoMembership(t *testing.T) {
+	e := newEnv(t)
+	people := staff(2) // user01 is in staff and pilot, user02 in staff
+	e.target.Seed([]model.User{{TargetID: "hand", UserName: "hand", Active: true}},
+		[]model.Group{{TargetID: "g-pilot", DisplayName: "PILOT", Members: []string{"hand"}}})
+	e.policy.Controls.AdoptGroups = true
+	e.target.FailNext(memory.MethodAdoptGroup, 1, nil)
+
+	res := e.run(people)
+	pilot := func() model.Group {
+		for _, g := range e.target.Groups() {
+			if g.TargetID == "g-pilot" {
+				return g
+			}
+		}
+		t.Fatal("group PILOT is gone")
+		return model.Group{}
+	}
+	if g := pilot(); g.ExternalID != "" || len(g.Members) != 1 {
+		t.Fatalf("group after a failed adoption: %+v", g)
+	}
+	if !slices.ContainsFunc(res.Failures, func(p model.Problem) bool {
+		return p.Subject == "user01 (group PILOT)" && strings.Contains(p.Message, "AddMember failed: not applied: the group's adoption failed")
+	}) {
+		t.Fatalf("failures %v", res.Failures)
+	}
+
+	res = e.run(people)
+	if g := pilot(); g.ExternalID != prefix+"group:pilot" || len(g.Members) != 2 || len(res.Failures) != 0 {
+		t.Fatalf("group after the adopting run: %+v, failures %v", g, res.Failures)
+	}
+	e.expectConverged(people)
 }

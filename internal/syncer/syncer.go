@@ -204,11 +204,14 @@ type applier struct {
 	// notAdopted holds the externalIds whose Adopt failed: the target user is not ours, so no
 	// later action may touch it.
 	notAdopted map[string]bool
+	// groupNotAdopted holds the target ids of the groups whose AdoptGroup failed: their members
+	// are neither added nor removed.
+	groupNotAdopted map[string]bool
 }
 
 func applyPlan(ctx context.Context, o Options, p *plan.Plan, res *Result) {
 	a := &applier{o: o, res: res, userIDs: map[string]string{}, groupIDs: map[string]string{}, succeeded: map[string]bool{},
-		notAdopted: map[string]bool{}}
+		notAdopted: map[string]bool{}, groupNotAdopted: map[string]bool{}}
 	// Kinds run in the planner's order; actions of one kind run in parallel, except memberships,
 	// which are batched per group.
 	for _, batch := range byKind(p.Actions) {
@@ -284,6 +287,8 @@ func (a *applier) apply(ctx context.Context, act plan.Action) error {
 	switch act.Kind {
 	case plan.KindAdopt:
 		return t.UpdateUser(ctx, act.TargetID, *act.User, act.Fields)
+	case plan.KindAdoptGroup:
+		return t.AdoptGroup(ctx, act.GroupTargetID, act.ExternalID)
 	case plan.KindCreateGroup:
 		id, err := t.CreateGroup(ctx, act.Group, act.ExternalID)
 		if err == nil {
@@ -363,6 +368,12 @@ func (a *applier) applyMemberships(ctx context.Context, actions []plan.Action) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].group < keys[j].group })
 	for _, k := range keys {
 		acts := perGroup[k]
+		if a.isGroupNotAdopted(k.groupID) {
+			for _, act := range acts {
+				a.done(act, errGroupNotAdopted)
+			}
+			continue
+		}
 		if k.groupID == "" {
 			for _, act := range acts {
 				a.done(act, fmt.Errorf("group %q was not created", act.Group))
@@ -423,8 +434,11 @@ func (a *applier) done(act plan.Action, err error) {
 		a.res.Outcomes[ActionKey(act)] = ""
 	}
 	if err != nil {
-		if act.Kind == plan.KindAdopt {
+		switch act.Kind {
+		case plan.KindAdopt:
 			a.notAdopted[act.ExternalID] = true
+		case plan.KindAdoptGroup:
+			a.groupNotAdopted[act.GroupTargetID] = true
 		}
 		c.Failed++
 		subject := act.UserName
@@ -462,7 +476,7 @@ func (a *applier) done(act plan.Action, err error) {
 		c.Deleted++
 	case plan.KindAnonymize:
 		c.Anonymized++
-	case plan.KindCreateGroup, plan.KindAddMember, plan.KindRemoveMember:
+	case plan.KindAdoptGroup, plan.KindCreateGroup, plan.KindAddMember, plan.KindRemoveMember:
 		c.GroupChanges++
 	}
 }
@@ -474,6 +488,15 @@ func ActionKey(a plan.Action) string {
 
 // errNotAdopted fails the actions on a user whose adoption failed.
 var errNotAdopted = errors.New("not applied: the user's adoption failed, so it is not managed")
+
+// errGroupNotAdopted fails the membership changes of a group whose adoption failed.
+var errGroupNotAdopted = errors.New("not applied: the group's adoption failed, so it is not managed")
+
+func (a *applier) isGroupNotAdopted(groupID string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.groupNotAdopted[groupID]
+}
 
 func (a *applier) isNotAdopted(ext string) bool {
 	a.mu.Lock()

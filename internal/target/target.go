@@ -21,6 +21,9 @@ type Target interface {
 	// DeleteUser succeeds when the user is already gone.
 	DeleteUser(ctx context.Context, targetID string) error
 	CreateGroup(ctx context.Context, displayName, externalID string) (string, error)
+	// AdoptGroup writes externalID on the existing group groupID, which must carry no externalId
+	// (or that one already); a group carrying another is a *ConflictError and nothing is written.
+	AdoptGroup(ctx context.Context, groupID, externalID string) error
 	AddMembers(ctx context.Context, groupID string, userIDs []string) error
 	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
 }

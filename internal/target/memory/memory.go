@@ -24,12 +24,13 @@ const (
 	MethodUpdateUser    = "UpdateUser"
 	MethodDeleteUser    = "DeleteUser"
 	MethodCreateGroup   = "CreateGroup"
+	MethodAdoptGroup    = "AdoptGroup"
 	MethodAddMembers    = "AddMembers"
 	MethodRemoveMembers = "RemoveMembers"
 )
 
 var writeMethods = []string{
-	MethodCreateUser, MethodUpdateUser, MethodDeleteUser, MethodCreateGroup, MethodAddMembers, MethodRemoveMembers,
+	MethodCreateUser, MethodUpdateUser, MethodDeleteUser, MethodCreateGroup, MethodAdoptGroup, MethodAddMembers, MethodRemoveMembers,
 }
 
 // Errors returned by the target, wrapped with details; test them with errors.Is.
@@ -441,6 +442,25 @@ func (t *Target) CreateGroup(ctx context.Context, displayName, externalID string
 	t.groups[id] = &group{displayName: displayName, externalID: externalID, members: map[string]struct{}{}}
 	t.groupName[lower]++
 	return id, nil
+}
+
+// AdoptGroup gives a group without externalId the externalId externalID; a group that holds it
+// already is left alone, one holding another is an ErrConflict, an unknown one ErrNotFound.
+func (t *Target) AdoptGroup(ctx context.Context, groupID, externalID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.enter(ctx, MethodAdoptGroup); err != nil {
+		return err
+	}
+	g, ok := t.groups[groupID]
+	switch {
+	case !ok:
+		return fmt.Errorf("adopt group %s: %w", groupID, ErrNotFound)
+	case g.externalID != "" && g.externalID != externalID:
+		return fmt.Errorf("adopt group %s: it carries the externalId %q: %w", groupID, g.externalID, ErrConflict)
+	}
+	g.externalID = externalID
+	return nil
 }
 
 // AddMembers adds users to a group; existing members are ignored. An unknown group is ErrNotFound,

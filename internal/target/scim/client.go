@@ -267,12 +267,17 @@ func (c *Client) DeleteGroup(ctx context.Context, id string) error {
 }
 
 func (c *Client) patch(ctx context.Context, path string, ops []PatchOp) error {
+	return c.patchWith(ctx, path, nil, ops)
+}
+
+// patchWith is patch with extra request headers (If-Match).
+func (c *Client) patchWith(ctx context.Context, path string, header http.Header, ops []PatchOp) error {
 	if len(ops) == 0 {
 		return nil
 	}
 	body := patchRequest{Schemas: []string{MessagePatchOp}, Operations: ops}
 	// Targets answer 200 with the resource or 204 without; the body is not needed.
-	return c.do(ctx, http.MethodPatch, path, nil, body, nil)
+	return c.doWith(ctx, http.MethodPatch, path, nil, header, body, nil)
 }
 
 func (c *Client) delete(ctx context.Context, path string) error {

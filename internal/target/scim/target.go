@@ -955,6 +955,54 @@ func (t *Target) CreateGroup(ctx context.Context, displayName, externalID string
 	return g.ID, nil
 }
 
+// AdoptGroup writes externalID on an existing group that carries none. The group is read first, so
+// that a group someone gave an externalId since the run's listing is not taken over (a
+// *target.ConflictError on externalId); the write is a PATCH, with If-Match where the target
+// supports ETags, and a 412 (the group changed in between) reads it once more.
+func (t *Target) AdoptGroup(ctx context.Context, groupID, externalID string) error {
+	caps, err := t.c.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		g, err := t.c.GetGroup(ctx, groupID)
+		if err != nil {
+			return err
+		}
+		switch g.ExternalID {
+		case externalID:
+			t.learnAdopted(groupID, externalID)
+			return nil
+		case "":
+		default:
+			return &target.ConflictError{Attribute: "externalId",
+				Err: fmt.Errorf("group %s carries the externalId %q: not adopted", groupID, g.ExternalID)}
+		}
+		var header http.Header
+		if caps.ETagSupported && g.Meta != nil && g.Meta.Version != "" {
+			header = http.Header{"If-Match": {g.Meta.Version}}
+		}
+		err = t.c.patchWith(ctx, "/Groups/"+url.PathEscape(groupID), header,
+			[]PatchOp{{Op: "replace", Path: "externalId", Value: externalID}})
+		if statusOf(err) == http.StatusPreconditionFailed && attempt == 0 {
+			continue
+		}
+		if err == nil {
+			t.learnAdopted(groupID, externalID)
+		}
+		return err
+	}
+}
+
+// learnAdopted records that groupID now carries externalID, for CreateGroup's lookup.
+func (t *Target) learnAdopted(groupID, externalID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.groupByExt[externalID]; !ok {
+		t.groupByExt[externalID] = groupID
+	}
+}
+
 // findGroup returns the id of the group with that externalId: from the run's listing, or from a
 // fresh one when fresh or when no listing was made.
 func (t *Target) findGroup(ctx context.Context, externalID string, fresh bool) (string, error) {
