@@ -62,7 +62,7 @@ func TestE2ETimeoutsHaveMaxima(t *testing.T) {
 			URL: "ldap://127.0.0.1:1", BindSecretRef: v1.BindSecretReference{Name: "b"}, BaseDN: "dc=x", Timeout: long}}},
 		"scim-timeout": &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: "app"}, Spec: v1.SyncTargetSpec{
 			SourceRef: v1.LocalObjectReference{Name: "s"}, MappingRefs: []v1.LocalObjectReference{{Name: "m"}},
-			SCIM: v1.SCIMTarget{URL: "http://127.0.0.1:1/scim", TokenSecretRef: &v1.SecretKeySelector{Name: "t", Key: "t"}, Timeout: long}}},
+			SCIM: &v1.SCIMTarget{URL: "http://127.0.0.1:1/scim", TokenSecretRef: &v1.SecretKeySelector{Name: "t", Key: "t"}, Timeout: long}}},
 	} {
 		obj.SetNamespace(ns)
 		err := k8s.Create(context.Background(), obj)

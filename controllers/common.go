@@ -143,17 +143,6 @@ func sourceConfigMaps(ds *v1.DirectorySource) []string {
 	return out
 }
 
-// scimSecrets names the Secrets holding a SCIM target's credentials (token or OAuth 2.0 client).
-func scimSecrets(s *v1.SCIMTarget) []string {
-	switch {
-	case s.TokenSecretRef != nil:
-		return []string{s.TokenSecretRef.Name}
-	case s.OAuth2 != nil:
-		return []string{s.OAuth2.ClientSecretRef.Name}
-	}
-	return nil
-}
-
 func caSecret(t *v1.TLSConfig) []string {
 	if t != nil && t.CA != nil && t.CA.SecretRef != nil {
 		return []string{t.CA.SecretRef.Name}

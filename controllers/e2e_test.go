@@ -146,7 +146,7 @@ func syncTarget(name string, f *fixture, mutate func(*v1.SyncTargetSpec)) *v1.Sy
 		Spec: v1.SyncTargetSpec{
 			SourceRef:   v1.LocalObjectReference{Name: "ldap"},
 			MappingRefs: []v1.LocalObjectReference{{Name: "staff"}},
-			SCIM: v1.SCIMTarget{
+			SCIM: &v1.SCIMTarget{
 				URL:            f.scim.URL(),
 				TokenSecretRef: &v1.SecretKeySelector{Name: "scim-token", Key: "token"},
 				Timeout:        &metav1.Duration{Duration: 10 * time.Second},

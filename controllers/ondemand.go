@@ -82,9 +82,14 @@ func (r *SyncTargetReconciler) provisionNow(ctx context.Context, st *v1.SyncTarg
 			fail("read", "directory source: "+msg)
 			return
 		}
-		target, release, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
+		targetType, err := connect.TargetTypeOf(&st.Spec)
 		if err != nil {
-			fail("match", "SCIM target: "+err.Error())
+			fail("match", err.Error())
+			return
+		}
+		target, release, err := targetType.Build(ctx, &st.Spec, resolver, log)
+		if err != nil {
+			fail("match", err.Error())
 			return
 		}
 		defer release()

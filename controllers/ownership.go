@@ -22,5 +22,5 @@ func (r *SyncTargetReconciler) ownershipConflict(ctx context.Context, st *v1.Syn
 func ownershipConflictMessage(st, other *v1.SyncTarget) string {
 	return fmt.Sprintf("SyncTarget %s/%s writes to the same app (%s) with externalIDPrefix %q, which overlaps this one's %q, and is older: "+
 		"this SyncTarget writes nothing (no plan, no target writes) until one of them uses another URL or a prefix that is not a prefix of the other",
-		other.Namespace, other.Name, connect.AppKey(other.Spec.SCIM.URL), connect.Marker(other), connect.Marker(st))
+		other.Namespace, other.Name, connect.TargetAppKey(&other.Spec), connect.Marker(other), connect.Marker(st))
 }

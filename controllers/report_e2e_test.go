@@ -34,7 +34,7 @@ func TestE2EReportOf10000Users(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: ns},
 		Spec: v1.SyncTargetSpec{
 			SourceRef: v1.LocalObjectReference{Name: "none"}, MappingRefs: []v1.LocalObjectReference{{Name: "none"}},
-			SCIM:    v1.SCIMTarget{URL: "http://127.0.0.1:1", TokenSecretRef: &v1.SecretKeySelector{Name: "x", Key: "y"}},
+			SCIM:    &v1.SCIMTarget{URL: "http://127.0.0.1:1", TokenSecretRef: &v1.SecretKeySelector{Name: "x", Key: "y"}},
 			Suspend: true,
 		},
 	}

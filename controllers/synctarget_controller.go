@@ -149,6 +149,11 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	if st.Spec.Suspend {
 		return syncOutcome{requeueAfter: 24 * time.Hour, outcome: runOutcome{suspended: true}}, nil
 	}
+	// A spec stored without the CRD's validation (an old API server) may set no target type.
+	targetType, err := connect.TargetTypeOf(&st.Spec)
+	if err != nil {
+		return notReady(v1.ReasonInvalidConfig, err.Error(), true)
+	}
 
 	// Another, older SyncTarget owning the same users of the same app: write nothing at all.
 	other, err := r.ownershipConflict(ctx, st)
@@ -187,13 +192,9 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		reason, msg := sourceErrorReason(err)
 		return syncOutcome{requeueAfter: retryAfter(st), outcome: runOutcome{sourceErr: &stop{reason, msg, stalledReason(reason)}}}, err
 	}
-	target, release, err := connect.SCIMTarget(ctx, st.Spec.SCIM, resolver, log)
+	target, release, err := targetType.Build(ctx, &st.Spec, resolver, log)
 	if err != nil {
-		reason := v1.ReasonInvalidConfig
-		if connect.IsRefError(err) {
-			reason = refErrorReason(err)
-		}
-		return notReady(reason, "SCIM target: "+err.Error(), true)
+		return notReady(refErrorReason(err), err.Error(), true)
 	}
 	defer release()
 
@@ -210,7 +211,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 		Policy:      policy,
 		State:       stateFromStatus(status.Suspended),
 		DryRun:      st.Spec.DryRun,
-		Concurrency: st.Spec.SCIM.GetMaxConcurrency(),
+		Concurrency: targetType.Concurrency(&st.Spec),
 		Now:         r.now,
 	})
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
@@ -548,10 +549,8 @@ func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return names
 		},
-		indexTargetSecrets: func(st *v1.SyncTarget) []string {
-			return append(scimSecrets(&st.Spec.SCIM), caSecret(st.Spec.SCIM.TLS)...)
-		},
-		indexTargetConfigMaps: func(st *v1.SyncTarget) []string { return caConfigMap(st.Spec.SCIM.TLS) },
+		indexTargetSecrets:    func(st *v1.SyncTarget) []string { return connect.TargetRefs(&st.Spec).Secrets },
+		indexTargetConfigMaps: func(st *v1.SyncTarget) []string { return connect.TargetRefs(&st.Spec).ConfigMaps },
 	}
 	for name, fn := range indexes {
 		fn := fn

@@ -301,3 +301,26 @@ func TestPublishBlockedRunReportsNothingApplied(t *testing.T) {
 		t.Errorf("outcome %+v: Ready should say nothing was changed", o)
 	}
 }
+
+// TestSyncWithoutTargetTypeStalls: a SyncTarget stored without the CRD's exactly-one rule (an API
+// server that does not run it) and no spec.scim stalls (InvalidConfig; Ready names the member); it
+// neither panics nor reads anything (the reconciler here has no client at all).
+func TestSyncWithoutTargetTypeStalls(t *testing.T) {
+	r := &SyncTargetReconciler{}
+	st := &v1.SyncTarget{Spec: v1.SyncTargetSpec{SourceRef: v1.LocalObjectReference{Name: "corp"}}}
+	st.Generation = 3
+	res, err := r.sync(t.Context(), st)
+	if err == nil {
+		t.Fatal("sync without a target type succeeded")
+	}
+	setSyncTargetConditions(&st.Status.Conditions, st.Generation, res.outcome)
+	stalled := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionStalled)
+	if stalled == nil || stalled.Status != T || stalled.Reason != v1.ReasonInvalidConfig || stalled.ObservedGeneration != 3 {
+		t.Errorf("Stalled = %+v, want True/%s", stalled, v1.ReasonInvalidConfig)
+	}
+	ready := meta.FindStatusCondition(st.Status.Conditions, v1.ConditionReady)
+	if ready == nil || ready.Status != F || ready.Reason != v1.ReasonInvalidConfig || !strings.Contains(ready.Message, "sets no target type") ||
+		!strings.Contains(ready.Message, "spec.scim") {
+		t.Errorf("Ready = %+v, want False/%s naming spec.scim", ready, v1.ReasonInvalidConfig)
+	}
+}

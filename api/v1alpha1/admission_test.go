@@ -118,7 +118,7 @@ func syncTarget() v1.SyncTargetSpec {
 	return v1.SyncTargetSpec{
 		SourceRef:   v1.LocalObjectReference{Name: "src"},
 		MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
-		SCIM: v1.SCIMTarget{
+		SCIM: &v1.SCIMTarget{
 			URL:            "http://127.0.0.1:8080/scim/v2",
 			TokenSecretRef: &v1.SecretKeySelector{Name: "token", Key: "token"},
 		},
@@ -176,6 +176,11 @@ func TestAdmission(t *testing.T) {
 			ProbeInterval: &metav1.Duration{Duration: -time.Minute}}}, "probeInterval must be positive"},
 
 		{"valid target", &v1.SyncTarget{Spec: syncTarget()}, ""},
+		{"no target type", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
+			s := syncTarget()
+			s.SCIM = nil
+			return s
+		}()}, "exactly one target type must be set: spec.scim"},
 		{"negative interval", &v1.SyncTarget{Spec: func() v1.SyncTargetSpec {
 			s := syncTarget()
 			s.Interval = &metav1.Duration{Duration: -5 * time.Minute}

@@ -5,7 +5,8 @@ import (
 )
 
 // SyncTargetSpec says where users go, from which source, by which rules, how often, and how people
-// who leave are offboarded.
+// who leave are offboarded. Exactly one target type (today only scim) is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.scim)].filter(x, x).size() == 1",message="exactly one target type must be set: spec.scim"
 type SyncTargetSpec struct {
 	// SourceRef names the DirectorySource (same namespace).
 	SourceRef LocalObjectReference `json:"sourceRef"`
@@ -15,8 +16,10 @@ type SyncTargetSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	MappingRefs []LocalObjectReference `json:"mappingRefs"`
-	// SCIM is a SCIM 2.0 service provider (RFC 7643/7644).
-	SCIM SCIMTarget `json:"scim"`
+	// SCIM is a SCIM 2.0 service provider (RFC 7643/7644). It is the first target type; exactly one
+	// target type is set.
+	// +optional
+	SCIM *SCIMTarget `json:"scim,omitempty"`
 	// Interval between sync runs.
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"

@@ -981,7 +981,11 @@ func (in *SyncTargetSpec) DeepCopyInto(out *SyncTargetSpec) {
 		*out = make([]LocalObjectReference, len(*in))
 		copy(*out, *in)
 	}
-	in.SCIM.DeepCopyInto(&out.SCIM)
+	if in.SCIM != nil {
+		in, out := &in.SCIM, &out.SCIM
+		*out = new(SCIMTarget)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Interval != nil {
 		in, out := &in.Interval, &out.Interval
 		*out = new(v1.Duration)

@@ -46,16 +46,20 @@ func AppKey(raw string) string {
 
 // Overlapping returns the SyncTargets of others, other than st itself and those being deleted,
 // that write to the same app as st with a marker overlapping st's (equal, or one a prefix of the
-// other): they could claim each other's users.
+// other): they could claim each other's users. A SyncTarget without a single target type writes
+// nowhere and overlaps none.
 func Overlapping(st *v1.SyncTarget, others []v1.SyncTarget) []*v1.SyncTarget {
-	key, marker := AppKey(st.Spec.SCIM.URL), Marker(st)
+	key, marker := TargetAppKey(&st.Spec), Marker(st)
+	if key == "" {
+		return nil
+	}
 	var out []*v1.SyncTarget
 	for i := range others {
 		o := &others[i]
 		if (o.Namespace == st.Namespace && o.Name == st.Name) || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if AppKey(o.Spec.SCIM.URL) == key && plan.MarkersOverlap(Marker(o), marker) {
+		if TargetAppKey(&o.Spec) == key && plan.MarkersOverlap(Marker(o), marker) {
 			out = append(out, o)
 		}
 	}

@@ -33,7 +33,7 @@ func TestOwnershipConflictNamesTheEarlierOverlappingTarget(t *testing.T) {
 	t1 := metav1.NewTime(t0.Add(time.Hour))
 	st := func(ns, name, url, marker string, created metav1.Time) v1.SyncTarget {
 		return v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: created},
-			Spec: v1.SyncTargetSpec{SCIM: v1.SCIMTarget{URL: url}, ExternalIDPrefix: marker}}
+			Spec: v1.SyncTargetSpec{SCIM: &v1.SCIMTarget{URL: url}, ExternalIDPrefix: marker}}
 	}
 	const app = "https://app.example.com/scim/v2"
 	employees := st("hr", "employees", app, "", t0) // default dirsync:

@@ -45,7 +45,7 @@ func TestDeployAndUndeploy(t *testing.T) {
 		Spec: v1.SyncTargetSpec{
 			SourceRef:   v1.LocalObjectReference{Name: "missing"},
 			MappingRefs: []v1.LocalObjectReference{{Name: "missing"}},
-			SCIM:        v1.SCIMTarget{URL: "https://127.0.0.1:1/scim/v2", TokenSecretRef: &v1.SecretKeySelector{Name: "missing", Key: "token"}},
+			SCIM:        &v1.SCIMTarget{URL: "https://127.0.0.1:1/scim/v2", TokenSecretRef: &v1.SecretKeySelector{Name: "missing", Key: "token"}},
 		},
 	}
 	if err := c.client.Create(ctx, st); err != nil {

@@ -86,7 +86,7 @@ func startSample(t *testing.T, c *cluster, namespace string, mutate ...func(*v1.
 			Spec: v1.SyncTargetSpec{
 				SourceRef:   v1.LocalObjectReference{Name: "ldap"},
 				MappingRefs: []v1.LocalObjectReference{{Name: "staff"}},
-				SCIM: v1.SCIMTarget{
+				SCIM: &v1.SCIMTarget{
 					URL:            ss.URL(),
 					TokenSecretRef: &v1.SecretKeySelector{Name: "scim-token", Key: "token"},
 					Timeout:        &metav1.Duration{Duration: 10 * time.Second},

@@ -16,9 +16,10 @@ import (
 
 // +kubebuilder:webhook:path=/validate-sync-directorysync-io-v1alpha1-synctarget,mutating=false,failurePolicy=fail,sideEffects=None,groups=sync.directorysync.io,resources=synctargets,verbs=create;update,versions=v1alpha1,name=vsynctarget-v1alpha1.directorysync.io,admissionReviewVersions=v1
 
-// SyncTargetValidator rejects a SyncTarget that would share ownership of an app's users with
-// another: same app (normalised SCIM URL) and overlapping externalIDPrefix. Without the webhook
-// the controller stalls the later one (reason OwnershipConflict); with it, kubectl apply fails.
+// SyncTargetValidator rejects a SyncTarget that sets no single target type, or that would share
+// ownership of an app's users with another: same app (normalised SCIM URL) and overlapping
+// externalIDPrefix. Without the webhook the controller stalls the later one (reason
+// OwnershipConflict, or InvalidConfig without a target type); with it, kubectl apply fails.
 type SyncTargetValidator struct {
 	Reader client.Reader
 }
@@ -45,6 +46,12 @@ func (SyncTargetValidator) ValidateDelete(context.Context, *v1.SyncTarget) (admi
 }
 
 func (v SyncTargetValidator) validate(ctx context.Context, old, st *v1.SyncTarget) error {
+	// The CRD's rule says the same; this also holds on API servers that do not run it.
+	if _, err := connect.TargetTypeOf(&st.Spec); err != nil {
+		return apierrors.NewInvalid(v1.GroupVersion.WithKind("SyncTarget").GroupKind(), st.Name, field.ErrorList{
+			field.Required(field.NewPath("spec"), err.Error()),
+		})
+	}
 	var list v1.SyncTargetList
 	if err := v.Reader.List(ctx, &list); err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("listing SyncTargets to check ownership: %w", err))
@@ -62,7 +69,7 @@ func (v SyncTargetValidator) validate(ctx context.Context, old, st *v1.SyncTarge
 		return apierrors.NewInvalid(v1.GroupVersion.WithKind("SyncTarget").GroupKind(), st.Name, field.ErrorList{
 			field.Invalid(field.NewPath("spec", "externalIDPrefix"), connect.Marker(st), fmt.Sprintf(
 				"OwnershipConflict: SyncTarget %s/%s writes to the same app (%s) with externalIDPrefix %q; two SyncTargets on one app need prefixes of which neither is a prefix of the other",
-				o.Namespace, o.Name, connect.AppKey(o.Spec.SCIM.URL), connect.Marker(o))),
+				o.Namespace, o.Name, connect.TargetAppKey(&o.Spec), connect.Marker(o))),
 		})
 	}
 	return nil

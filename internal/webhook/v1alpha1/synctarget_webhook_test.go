@@ -69,7 +69,7 @@ func TestSyncTargetWebhookRejectsOwnershipConflicts(t *testing.T) {
 	target := func(name, url, prefix string) *v1.SyncTarget {
 		return &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1.SyncTargetSpec{
 			SourceRef: v1.LocalObjectReference{Name: "src"}, MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
-			SCIM:             v1.SCIMTarget{URL: url, TokenSecretRef: &v1.SecretKeySelector{Name: "token", Key: "token"}},
+			SCIM:             &v1.SCIMTarget{URL: url, TokenSecretRef: &v1.SecretKeySelector{Name: "token", Key: "token"}},
 			ExternalIDPrefix: prefix,
 		}}
 	}
@@ -114,5 +114,20 @@ func eventuallyTrue(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 20s")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The CRD's rule rejects a SyncTarget without a target type before the webhook is asked; the
+// webhook says the same for API servers that do not run CEL rules, without listing anything.
+func TestSyncTargetWebhookRejectsNoTargetType(t *testing.T) {
+	st := &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: "no-target", Namespace: "default"}, Spec: v1.SyncTargetSpec{
+		SourceRef: v1.LocalObjectReference{Name: "src"}, MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
+	}}
+	_, err := webhookv1.SyncTargetValidator{}.ValidateCreate(context.Background(), st)
+	if err == nil || !strings.Contains(err.Error(), "sets no target type") || !strings.Contains(err.Error(), "spec.scim") {
+		t.Errorf("want a rejection naming spec.scim, got %v", err)
+	}
+	if _, err := (webhookv1.SyncTargetValidator{}).ValidateUpdate(context.Background(), st, st); err == nil {
+		t.Error("an update without a target type was accepted")
 	}
 }
