@@ -39,10 +39,6 @@ func main() {
 }
 
 func run(args []string, out io.Writer) error {
-	if len(args) < 2 {
-		return errors.New(usage)
-	}
-	cmd, name := args[0], args[1]
 	fs := flag.NewFlagSet("kubectl-dirsync", flag.ContinueOnError)
 	ns := fs.String("n", "", "namespace (default: the kubeconfig context's)")
 	fs.StringVar(ns, "namespace", "", "namespace")
@@ -50,8 +46,24 @@ func run(args []string, out io.Writer) error {
 	runID := fs.String("run", "", "report to show (default: the newest)")
 	output := fs.String("o", "table", "output format: table, csv or json")
 	entry := fs.String("entry", "", "only rows of this entry type: action, problem or note")
-	if err := fs.Parse(args[2:]); err != nil {
-		return err
+	// Flags may come before, between or after the two arguments, as with kubectl.
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		rest = rest[1:]
+	}
+	if len(positional) != 2 {
+		return errors.New(usage)
+	}
+	cmd, name := positional[0], positional[1]
+	if cmd != "reports" && cmd != "report" {
+		return errors.New(usage)
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = *kubeconfig
