@@ -155,9 +155,10 @@ type LDAPDisabled struct {
 // LDAPIncremental configures incremental reads.
 type LDAPIncremental struct {
 	// Attribute used as the high-water mark: modifyTimestamp (generic) or uSNChanged (Active Directory).
-	// A read is full instead of incremental when a group under groups.baseDN changed since the mark
-	// (membership changes do not touch the member), and, for uSNChanged, when another domain
-	// controller answers or its counter is below the mark. Deleted people are noticed by full reads.
+	// Membership changes touch the group, not the member: the people in groups changed since the
+	// mark (now or at the last read) are read again, or everything when they are many. A read is also
+	// full, for uSNChanged, when another domain controller answers or its counter is below the mark.
+	// Deleted people are noticed by full reads.
 	// +kubebuilder:validation:Enum=modifyTimestamp;uSNChanged
 	Attribute string `json:"attribute"`
 	// FullReadInterval forces a full read this often; deletions are only detected by full reads.

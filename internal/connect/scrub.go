@@ -22,6 +22,16 @@ func (s scrubbedSource) Read(ctx context.Context) (*model.Snapshot, error) {
 	return snap, scrubError(err, s.secrets...)
 }
 
+// ReadDelta passes the base on when the source reads deltas against it.
+func (s scrubbedSource) ReadDelta(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
+	dr, ok := s.Source.(directory.DeltaReader)
+	if !ok {
+		return s.Read(ctx)
+	}
+	snap, err := dr.ReadDelta(ctx, base)
+	return snap, scrubError(err, s.secrets...)
+}
+
 // scrubError returns err, or when its text holds a secret, a copy of it without: the same
 // directory.Error kind and message with the secret replaced. The cause's chain is dropped then.
 func scrubError(err error, secrets ...string) error {

@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
 // echoingLDAP rejects every bind with a diagnostic message that repeats the bind DN and password.
@@ -72,5 +73,26 @@ func TestLDAPErrorsNeverRepeatTheBindCredentials(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "no such pair: [redacted] / [redacted]") {
 		t.Errorf("error %q lost the rest of the server's message", err)
+	}
+}
+
+// The incremental source reads deltas against its base through the scrubbing wrapper (so that a
+// changed group re-reads its people instead of everything), with the same scrubbed errors.
+func TestOpenLDAPReadsDeltasWithoutTheBindCredentials(t *testing.T) {
+	const dn, password = "cn=CANARY-dn,dc=corp", "CANARY-password"
+	creds := mapResolver{secrets: map[string]string{"bind/username": dn, "bind/password": password}}
+	spec := &v1.LDAPSource{URL: echoingLDAP(t), BaseDN: "dc=corp", BindSecretRef: v1.BindSecretReference{Name: "bind"},
+		Timeout: &metav1.Duration{Duration: 5 * time.Second}, Incremental: &v1.LDAPIncremental{Attribute: "modifyTimestamp"}}
+	src, err := OpenLDAP(context.Background(), spec, creds, logr.Discard(), "20260101000000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, ok := src.(directory.DeltaReader)
+	if !ok {
+		t.Fatalf("OpenLDAP returned %T, not a directory.DeltaReader", src)
+	}
+	_, err = dr.ReadDelta(context.Background(), &model.Snapshot{Complete: true})
+	if directory.KindOf(err) != directory.KindAuthFailed || strings.Contains(err.Error(), "CANARY") {
+		t.Fatalf("ReadDelta err = %v; want KindAuthFailed without the bind credentials", err)
 	}
 }

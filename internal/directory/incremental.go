@@ -50,7 +50,12 @@ func (s *Incremental) Read(ctx context.Context) (*model.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	delta, err := src.Read(ctx)
+	var delta *model.Snapshot
+	if dr, ok := src.(DeltaReader); ok {
+		delta, err = dr.ReadDelta(ctx, s.base)
+	} else {
+		delta, err = src.Read(ctx)
+	}
 	if err != nil {
 		// A failed incremental read says nothing about who left; report it without merging.
 		return nil, err
@@ -62,6 +67,16 @@ func (s *Incremental) Read(ctx context.Context) (*model.Snapshot, error) {
 	}
 	s.base = mergeSnapshots(s.base, delta)
 	return s.base, nil
+}
+
+// DeltaReader is a source whose incremental read needs the snapshot its changes are merged into:
+// what an entry derives from other entries (an LDAP user's groups) changes without the entry, and
+// the previous snapshot says whose derived values may have changed (e.g. the former members of a
+// changed group). Incremental calls ReadDelta instead of Read for incremental reads.
+type DeltaReader interface {
+	// ReadDelta reads the changes since base was read; like Read it may read everything instead
+	// (a Complete snapshot). base must not be modified.
+	ReadDelta(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error)
 }
 
 // mergeSnapshots replaces or adds the records of delta in base (by ID) and keeps them sorted.

@@ -140,3 +140,42 @@ func TestIncrementalTakesAFullReadFromTheSource(t *testing.T) {
 		t.Errorf("the full read did not restart the full-read clock")
 	}
 }
+
+type deltaSource struct {
+	sourceFunc
+	delta func(base *model.Snapshot) *model.Snapshot
+}
+
+func (d deltaSource) ReadDelta(_ context.Context, base *model.Snapshot) (*model.Snapshot, error) {
+	return d.delta(base), nil
+}
+
+// A DeltaReader gets the snapshot its delta is merged into (it says who was in a changed group);
+// full reads go through Read.
+func TestIncrementalGivesDeltaReadersTheBase(t *testing.T) {
+	now := time.Unix(0, 0)
+	var bases []*model.Snapshot
+	inc := &Incremental{FullEvery: time.Hour, Now: func() time.Time { return now }, Open: func(_ context.Context, mark string) (Source, error) {
+		return deltaSource{
+			sourceFunc: func(context.Context) (*model.Snapshot, error) {
+				return &model.Snapshot{Complete: true, HighWater: "1", Records: []model.Record{{ID: "a", Groups: []string{"g"}}}}, nil
+			},
+			delta: func(base *model.Snapshot) *model.Snapshot {
+				bases = append(bases, base)
+				return &model.Snapshot{HighWater: "2", Records: []model.Record{{ID: "a"}}}
+			},
+		}, nil
+	}}
+	first, err := inc.Read(context.Background())
+	if err != nil || len(bases) != 0 {
+		t.Fatalf("full read = %v, ReadDelta called %d times", err, len(bases))
+	}
+	now = now.Add(time.Minute)
+	snap, err := inc.Read(context.Background())
+	if err != nil || len(bases) != 1 || bases[0] != first {
+		t.Fatalf("incremental read = %v; ReadDelta got %v, want the full read", err, bases)
+	}
+	if len(snap.Records) != 1 || len(snap.Records[0].Groups) != 0 || snap.HighWater != "2" {
+		t.Errorf("merged = %+v; want a without groups", snap.Records)
+	}
+}

@@ -1,7 +1,6 @@
 package ldap
 
 import (
-	"context"
 	"fmt"
 	"math/big"
 	"strings"
@@ -16,9 +15,9 @@ import (
 //   - uSNChanged counts per domain controller: the mark records the DC (its invocationId) and the
 //     read is full when another DC answers, or when the DC's highestCommittedUSN is below the mark
 //     (a restore or a rebuilt DC);
-//   - a membership change changes the group, not the member (AD keeps memberOf as a back link), so
-//     any group under groupBaseDN changed since the mark makes the read full, which re-resolves the
-//     members the group gained and lost (nested ones included).
+//   - a membership change changes the group, not the member (AD keeps memberOf as a back link):
+//     ReadDelta reads again the people of the changed groups (changedgroups.go); Read, which has
+//     no snapshot to say who was in them, reads everything when a group changed.
 //
 // Deleted entries are never in a delta; the next full read (every FullEvery) notices them.
 
@@ -73,35 +72,16 @@ func (s *Source) startMark(c *conn, dc string) (mark, bool) {
 }
 
 // fullReadReason says why an incremental read since m must read everything ("" when it need not).
-func (s *Source) fullReadReason(ctx context.Context, c *conn, m mark, dc string) (string, error) {
-	attr := s.cfg.Incremental.Attribute
-	if isUSN(attr) {
+func (s *Source) fullReadReason(c *conn, m mark, dc string) string {
+	if isUSN(s.cfg.Incremental.Attribute) {
 		if m.dc == "" || m.dc != dc {
-			return fmt.Sprintf("the mark was counted by another domain controller (%q, now %q)", m.dc, dc), nil
+			return fmt.Sprintf("the mark was counted by another domain controller (%q, now %q)", m.dc, dc)
 		}
 		if h, ok := new(big.Int).SetString(c.root.highestUSN, 10); ok {
 			if v, ok := new(big.Int).SetString(m.value, 10); ok && h.Cmp(v.Sub(v, big.NewInt(1))) < 0 {
-				return "the domain controller's highestCommittedUSN went back below the mark", nil
+				return "the domain controller's highestCommittedUSN went back below the mark"
 			}
 		}
 	}
-	if s.cfg.Groups.Mode == GroupsNone && !s.cfg.Groups.PrimaryGroup {
-		return "", nil
-	}
-	filter, err := BuildFilter(s.cfg.Groups.GroupFilter, Clause{Attribute: attr, Op: OpGreaterOrEqual, Value: m.value})
-	if err != nil {
-		return "", err
-	}
-	req := ldap.NewSearchRequest(s.cfg.Groups.GroupBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, s.timeLimit(), false,
-		filter, []string{"1.1"}, nil)
-	res, err := c.Search(req)
-	switch {
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
-		return "groups changed since the last read", nil
-	case err != nil:
-		return "", classify(ctx, err, "search changed groups under "+s.cfg.Groups.GroupBaseDN)
-	case len(res.Entries) > 0:
-		return "group " + res.Entries[0].DN + " changed since the last read", nil
-	}
-	return "", nil
+	return ""
 }

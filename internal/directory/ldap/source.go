@@ -34,6 +34,8 @@ type Source struct {
 	now func() time.Time
 	// inChainStrategy forces resolveInChain's strategy ("user" or "group"); tests set it.
 	inChainStrategy string
+	// rereadMax overrides rereadLimit; tests set it.
+	rereadMax int
 }
 
 var _ directory.Source = (*Source)(nil)
@@ -319,7 +321,17 @@ func (s *Source) userFilter(since string) (string, error) {
 // entries changed since the mark and is then not Complete, unless it had to read everything (see
 // incremental.go), which it does as a full read with a Complete snapshot. When a read fails after
 // some entries arrived, the error comes with a snapshot (Complete=false) of what was read.
-func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
+func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) { return s.read(ctx, nil) }
+
+// ReadDelta is Read for an incremental read merged into base: the people of groups changed since
+// the mark are read again (their memberships changed without them), instead of everything.
+func (s *Source) ReadDelta(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
+	return s.read(ctx, base)
+}
+
+var _ directory.DeltaReader = (*Source)(nil)
+
+func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
 	if _, err := s.UserFilter(); err != nil {
 		return nil, err
 	}
@@ -334,14 +346,17 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 	if isUSN(s.cfg.Incremental.Attribute) {
 		dc = s.dcIdentity(c)
 	}
+	var reread rereadPlan
 	if since.value != "" {
-		why, err := s.fullReadReason(ctx, c, since, dc)
-		if err != nil {
-			return nil, err
+		why := s.fullReadReason(c, since, dc)
+		if why == "" && (s.cfg.Groups.Mode != GroupsNone || s.cfg.Groups.PrimaryGroup) {
+			if reread, why, err = s.membershipChanges(ctx, c, since, base); err != nil {
+				return nil, classify(ctx, err, "find the groups changed since the last read")
+			}
 		}
 		if why != "" {
 			s.log.Info("incremental read becomes a full read", "reason", why)
-			since = mark{}
+			since, reread = mark{}, rereadPlan{}
 		}
 	}
 	filter, err := s.userFilter(since.value)
@@ -352,8 +367,12 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 	start, fromDC := s.startMark(c, dc)
 	var extras []entryExtra // indexed like snap.Records
 	seen := 0
-	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(le *ldap.Entry) {
+	read := map[string]bool{} // normDNs, when people are read again besides the search
+	each := func(le *ldap.Entry) {
 		seen++
+		if len(reread.people) > 0 {
+			read[normDN(le.DN)] = true
+		}
 		e := fromLDAP(le)
 		if inc := s.cfg.Incremental.Attribute; inc != "" && !fromDC {
 			for _, v := range e.values(inc) {
@@ -369,7 +388,18 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 		}
 		snap.Records = append(snap.Records, rec)
 		extras = append(extras, s.extraOf(&e))
-	})
+	}
+	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), each)
+	if err == nil {
+		for _, e := range reread.people {
+			if !read[normDN(e.DN)] {
+				each(e)
+			}
+		}
+		if reread.groupMark != "" && !fromDC && s.cfg.Incremental.Attribute != "" && laterMark(reread.groupMark, snap.HighWater) {
+			snap.HighWater = reread.groupMark // the changed groups are not changed again next time
+		}
+	}
 	if err != nil {
 		if seen == 0 {
 			return nil, err
