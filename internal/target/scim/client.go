@@ -40,6 +40,10 @@ const (
 	// maxRateLimitWaits bounds how often one request waits for a 429; the run's deadline bounds
 	// the total time.
 	maxRateLimitWaits = 1000
+	// drainLimit bounds what is read of an answer the client does not need (a PATCH's resource, what
+	// follows a decoded value), so that its connection is reused; a longer rest costs more than a
+	// new connection.
+	drainLimit = 1 << 20
 )
 
 // Options configure a Client. Zero values select the documented defaults.
@@ -498,7 +502,7 @@ func (c *Client) once(ctx context.Context, method, path, rawURL string, header h
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || resp.StatusCode == http.StatusNoContent {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 			return nil
 		}
 		lr := &limitedReader{r: resp.Body, left: c.opts.Limits.MaxBodyBytes}
@@ -509,6 +513,9 @@ func (c *Client) once(ctx context.Context, method, path, rawURL string, header h
 			// encoding/json's text quotes the offending character of the body.
 			return fmt.Errorf("scim: %s %s: the response is not the expected JSON (%s)", method, path, jsonErrorKind(err))
 		}
+		// The decoder stops after the JSON value; a chunked body's last chunk is still unread then,
+		// and a body closed before its end closes the connection: every list page would open a new one.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 		return nil
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
