@@ -43,11 +43,10 @@ func (s *Source) Find(ctx context.Context, key string, attrs []string) ([]model.
 	defer c.close()
 	var recs []model.Record
 	var extras []entryExtra
-	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(le *ldap.Entry) {
-		e := fromLDAP(le)
-		if rec, problem := toRecord(s.cfg, &e); problem == nil {
+	err = s.pagedUserSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), func(e *entry) {
+		if rec, problem := toRecord(s.cfg, e); problem == nil {
 			recs = append(recs, rec)
-			extras = append(extras, s.extraOf(&e))
+			extras = append(extras, s.extraOf(e))
 		}
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -64,6 +63,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 // conn is a bound connection that is closed when the context ends.
 type conn struct {
 	*ldap.Conn
+	tap  *entryTap // decodes the user search's entries (entrytap.go)
 	stop func() bool
 	root rootDSE
 	// refs collects search continuation references to other servers: they make a read incomplete.
@@ -191,18 +191,15 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	lc, err := ldap.DialURL(s.cfg.URL, ldap.DialWithDialer(&net.Dialer{Timeout: timeout}), ldap.DialWithTLSConfig(tc))
+	lc, tap, err := dial(ctx, s.cfg.URL, s.cfg.StartTLS, tc, timeout)
 	if err != nil {
+		if se := (*stepError)(nil); errors.As(err, &se) {
+			return nil, classify(ctx, se.err, se.step+" with "+s.cfg.URL)
+		}
 		return nil, classify(ctx, err, "connect to "+s.cfg.URL)
 	}
 	lc.SetTimeout(s.cfg.Timeout)
-	c := &conn{Conn: lc, stop: context.AfterFunc(ctx, func() { lc.Close() })}
-	if s.cfg.StartTLS {
-		if err := lc.StartTLS(tc); err != nil {
-			c.close()
-			return nil, classify(ctx, err, "StartTLS with "+s.cfg.URL)
-		}
-	}
+	c := &conn{Conn: lc, tap: tap, stop: context.AfterFunc(ctx, func() { lc.Close() })}
 	if s.cfg.BindDN != "" {
 		if err := lc.Bind(s.cfg.BindDN, s.cfg.BindPassword); err != nil {
 			c.close()
@@ -234,13 +231,45 @@ func (s *Source) timeLimit() int { return int(s.cfg.Timeout / time.Second) }
 // entry, including entries received before an error.
 func (s *Source) pagedSearch(ctx context.Context, c *conn, base string, scope int, filter string, attrs []string,
 	each func(*ldap.Entry)) error {
+	return s.searchPages(ctx, c, base, scope, filter, attrs, nil, each)
+}
+
+// pagedUserSearch is pagedSearch for the user entries, which the connection's tap decodes
+// (entrytap.go); entries it leaves to go-ldap arrive the same way.
+func (s *Source) pagedUserSearch(ctx context.Context, c *conn, base string, scope int, filter string, attrs []string,
+	each func(*entry)) error {
+	return s.searchPages(ctx, c, base, scope, filter, attrs, each, func(le *ldap.Entry) {
+		e := fromLDAP(le)
+		each(&e)
+	})
+}
+
+// searchPages calls tapped for the entries of a search through the connection's tap (nil: no tap)
+// and each for the entries of a search without.
+func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope int, filter string, attrs []string,
+	tapped func(*entry), each func(*ldap.Entry)) error {
 	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, s.timeLimit(), false, filter, attrs,
 		[]ldap.Control{paging})
 	for page := 1; ; page++ {
+		var detach func([]*ldap.Entry, bool, func(*entry))
+		if tapped != nil && c.tap != nil {
+			detach = c.tap.attach()
+		}
 		res, err := c.Search(req)
+		var fromGoLDAP []*ldap.Entry
 		if res != nil {
-			for _, e := range res.Entries {
+			fromGoLDAP = res.Entries
+		}
+		n := 0
+		if detach != nil {
+			detach(fromGoLDAP, err != nil, func(e *entry) {
+				n++
+				tapped(e)
+			})
+		} else {
+			for _, e := range fromGoLDAP {
+				n++
 				each(e)
 			}
 		}
@@ -252,7 +281,7 @@ func (s *Source) pagedSearch(ctx context.Context, c *conn, base string, scope in
 				c.refs = append(c.refs, ref)
 			}
 		}
-		s.log.V(1).Info("read page", "base", base, "page", page, "entries", len(res.Entries))
+		s.log.V(1).Info("read page", "base", base, "page", page, "entries", n)
 		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
 		if !ok || len(ctrl.Cookie) == 0 {
 			return nil
@@ -368,12 +397,11 @@ func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapsho
 	var extras []entryExtra // indexed like snap.Records
 	seen := 0
 	read := map[string]bool{} // normDNs, when people are read again besides the search
-	each := func(le *ldap.Entry) {
+	each := func(e *entry) {
 		seen++
 		if len(reread.people) > 0 {
-			read[normDN(le.DN)] = true
+			read[normDN(e.dn)] = true
 		}
-		e := fromLDAP(le)
 		if inc := s.cfg.Incremental.Attribute; inc != "" && !fromDC {
 			for _, v := range e.values(inc) {
 				if snap.HighWater == "" || laterMark(v, snap.HighWater) {
@@ -381,19 +409,20 @@ func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapsho
 				}
 			}
 		}
-		rec, problem := toRecord(s.cfg, &e)
+		rec, problem := toRecord(s.cfg, e)
 		if problem != nil {
 			snap.Problems = append(snap.Problems, *problem)
 			return
 		}
 		snap.Records = append(snap.Records, rec)
-		extras = append(extras, s.extraOf(&e))
+		extras = append(extras, s.extraOf(e))
 	}
-	err = s.pagedSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), each)
+	err = s.pagedUserSearch(ctx, c, s.cfg.BaseDN, scopes[s.cfg.Scope], filter, s.userAttributes(), each)
 	if err == nil {
-		for _, e := range reread.people {
-			if !read[normDN(e.DN)] {
-				each(e)
+		for _, le := range reread.people {
+			if !read[normDN(le.DN)] {
+				e := fromLDAP(le)
+				each(&e)
 			}
 		}
 		if reread.groupMark != "" && !fromDC && s.cfg.Incremental.Attribute != "" && laterMark(reread.groupMark, snap.HighWater) {

@@ -1,0 +1,374 @@
+package ldap
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+)
+
+// The entry tap must be invisible: for any bytes a server sends, a search through the tap yields
+// the entries and the error go-ldap alone yields. These tests answer go-ldap's search request with
+// crafted messages over an in-memory connection and compare both ways of reading them.
+
+// searchID is the message ID of the first request on a fresh go-ldap connection.
+const searchID = 1
+
+type attrSpec struct {
+	name string
+	vals []string
+}
+
+func ldapMessage(id int64, op *ber.Packet, controls ...*ber.Packet) []byte {
+	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAPMessage")
+	p.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, "MessageID"))
+	p.AppendChild(op)
+	if len(controls) > 0 {
+		c := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "Controls")
+		for _, ctl := range controls {
+			c.AppendChild(ctl)
+		}
+		p.AppendChild(c)
+	}
+	return p.Bytes()
+}
+
+func entryMessage(id int64, dn string, attrs []attrSpec, controls ...*ber.Packet) []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "SearchResultEntry")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, dn, "DN"))
+	list := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Attributes")
+	for _, a := range attrs {
+		attr := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Attribute")
+		attr.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a.name, "Type"))
+		set := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSet, nil, "Values")
+		for _, v := range a.vals {
+			set.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, v, "Value"))
+		}
+		attr.AppendChild(set)
+		list.AppendChild(attr)
+	}
+	op.AppendChild(list)
+	return ldapMessage(id, op, controls...)
+}
+
+func resultMessage(id int64, app ber.Tag, code int64, diag string) []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, app, nil, "Result")
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, code, "resultCode"))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, diag, "diagnosticMessage"))
+	return ldapMessage(id, op)
+}
+
+func doneMessage(code int64) []byte {
+	return resultMessage(searchID, ldap.ApplicationSearchResultDone, code, "")
+}
+
+// serve answers the first request on server with stream, written in chunks of chunk bytes (0: one
+// write per message), then closes the connection.
+func serve(server net.Conn, stream [][]byte, chunk int) {
+	defer server.Close()
+	_ = server.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := ber.ReadPacket(server); err != nil {
+		return
+	}
+	for _, msg := range stream {
+		for len(msg) > 0 {
+			n := len(msg)
+			if chunk > 0 {
+				n = min(n, chunk)
+			}
+			if _, err := server.Write(msg[:n]); err != nil {
+				return
+			}
+			msg = msg[n:]
+		}
+	}
+}
+
+// searchThrough runs one search against stream, through a tap when tapped, and returns the entries
+// as pagedUserSearch sees them.
+func searchThrough(t testing.TB, stream [][]byte, tapped bool, chunk int) ([]entry, []string, error) {
+	client, server := net.Pipe()
+	go serve(server, stream, chunk)
+	var conn net.Conn = client
+	var tap *entryTap
+	if tapped {
+		tap = newEntryTap(client)
+		conn = tap
+	}
+	lc := ldap.NewConn(conn, false)
+	lc.Start()
+	lc.SetTimeout(5 * time.Second)
+	defer lc.Close()
+	var detach func([]*ldap.Entry, bool, func(*entry))
+	if tapped {
+		detach = tap.attach()
+	}
+	res, err := lc.Search(ldap.NewSearchRequest("dc=x", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", nil, nil))
+	var got []entry
+	var fromGoLDAP []*ldap.Entry
+	var refs []string
+	if res != nil {
+		fromGoLDAP, refs = res.Entries, res.Referrals
+	}
+	if detach != nil {
+		detach(fromGoLDAP, err != nil, func(e *entry) { got = append(got, *e) })
+	} else {
+		for _, e := range fromGoLDAP {
+			got = append(got, fromLDAP(e))
+		}
+	}
+	return got, refs, err
+}
+
+func sameEntries(a, b []entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].dn != b[i].dn || len(a[i].attrs) != len(b[i].attrs) {
+			return false
+		}
+		for j, x := range a[i].attrs {
+			y := b[i].attrs[j]
+			if x.name != y.name || len(x.vals) != len(y.vals) {
+				return false
+			}
+			for k := range x.vals {
+				if !bytes.Equal(x.vals[k], y.vals[k]) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func describe(es []entry, err error) string {
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "%q:", e.dn)
+		for _, a := range e.attrs {
+			fmt.Fprintf(&b, " %s=%q", a.name, a.vals)
+		}
+		b.WriteString("; ")
+	}
+	return fmt.Sprintf("%d entries %s err %v", len(es), b.String(), err)
+}
+
+// compareTap checks that the tap reads stream as go-ldap does and returns what it read: the same
+// entries in the same order, an error exactly when go-ldap has one, and then at most a prefix of
+// go-ldap's entries (what arrived after the point of failure may be dropped, never added).
+func compareTap(t testing.TB, stream [][]byte, chunk int) ([]entry, error) {
+	t.Helper()
+	want, wantRefs, wantErr := searchThrough(t, stream, false, chunk)
+	got, gotRefs, gotErr := searchThrough(t, stream, true, chunk)
+	same := sameEntries(got, want) && slices.Equal(gotRefs, wantRefs)
+	if wantErr != nil && len(got) <= len(want) {
+		same = sameEntries(got, want[:len(got)])
+	}
+	if !same || (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("chunk %d: through the tap %s\ngo-ldap alone  %s", chunk, describe(got, gotErr), describe(want, wantErr))
+	}
+	return got, gotErr
+}
+
+var (
+	photo  = string([]byte{0xff, 0xd8, 0xff, 0x00, 0x80})
+	person = []attrSpec{
+		{"uid", []string{"zoe"}}, {"cn", []string{"Zoë Ångström"}}, {"mail", []string{"a@x", "b@x", ""}},
+		{"jpegPhoto", []string{photo}}, {"description", []string{strings.Repeat("long ", 100)}},
+		{"memberOf", []string{"cn=a,ou=g", "cn=b,ou=g"}}, {"emptySet", nil},
+	}
+)
+
+// tapStreams are server answers the tap must read as go-ldap does; decoded says how many of the
+// entries the tap's own decoder takes (the rest are go-ldap's).
+var tapStreams = []struct {
+	name    string
+	stream  [][]byte
+	entries int
+	err     bool
+}{
+	{"entries", [][]byte{
+		entryMessage(searchID, "uid=zoe,ou=p", person),
+		entryMessage(searchID, "uid=big,ou=p", []attrSpec{{"description", []string{strings.Repeat("x", 70000)}}}),
+		entryMessage(searchID, "uid=none,ou=p", nil),
+		doneMessage(0),
+	}, 3, false},
+	{"entry with a control is go-ldap's", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:2], ldap.NewControlManageDsaIT(false).Encode()),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 2, false},
+	{"another request's entry is dropped", [][]byte{
+		entryMessage(searchID+1, "uid=stale,ou=p", person[:1]),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 1, false},
+	{"referral and size limit", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		referenceMessage("ldap://other/dc=x"),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(ldap.LDAPResultSizeLimitExceeded),
+	}, 1, true}, // uid=b arrived after a message go-ldap might have stopped at: dropped from the failed read
+	{"referral", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		referenceMessage("ldap://other/dc=x"),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 2, false},
+	{"size limit", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(ldap.LDAPResultSizeLimitExceeded),
+	}, 2, true},
+	{"malformed attribute", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		malformedAttribute(),
+		doneMessage(0),
+	}, 1, true},
+	{"connection cut inside an entry", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		entryMessage(searchID, "uid=b,ou=p", person)[:40],
+	}, 1, true},
+	{"not LDAP at all", [][]byte{[]byte("HTTP/1.1 400 Bad Request\r\n\r\n")}, 0, true},
+}
+
+func referenceMessage(uri string) []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultReference, nil, "SearchResultReference")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, uri, "URI"))
+	return ldapMessage(searchID, op)
+}
+
+// malformedAttribute is an entry whose attribute lacks its value set.
+func malformedAttribute() []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "SearchResultEntry")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "uid=m", "DN"))
+	list := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Attributes")
+	attr := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Attribute")
+	attr.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "uid", "Type"))
+	list.AppendChild(attr)
+	op.AppendChild(list)
+	return ldapMessage(searchID, op)
+}
+
+func TestEntryTapReadsAsGoLDAPDoes(t *testing.T) {
+	for _, tt := range tapStreams {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{0, 1, 3, 1000} { // messages split across reads anywhere
+				got, err := compareTap(t, tt.stream, chunk)
+				if len(got) != tt.entries || (err != nil) != tt.err {
+					t.Fatalf("chunk %d: %s; want %d entries, error %v", chunk, describe(got, err), tt.entries, tt.err)
+				}
+			}
+		})
+	}
+}
+
+// The decoder takes the plain entries itself (else the tap would be a slow no-op) and leaves the
+// others to go-ldap.
+func TestDecodeSearchEntry(t *testing.T) {
+	names := map[string]string{}
+	id, e, ok := decodeSearchEntry(entryMessage(7, "uid=zoe,ou=p", person), names)
+	if !ok || id != 7 || e.dn != "uid=zoe,ou=p" || len(e.attrs) != len(person) {
+		t.Fatalf("decode = %v %v %+v", ok, id, e)
+	}
+	if got := e.values("mail"); len(got) != 3 || got[1] != "b@x" || got[2] != "" || string(e.raw("jpegPhoto")[0]) != photo {
+		t.Errorf("values: %+v", e)
+	}
+	for _, msg := range [][]byte{
+		entryMessage(7, "uid=a", person[:1], ldap.NewControlManageDsaIT(false).Encode()),
+		malformedAttribute(),
+		doneMessage(0),
+		entryMessage(7, "uid=a", person[:1])[:20],
+		append(entryMessage(7, "uid=a", person[:1]), 0),
+	} {
+		if _, _, ok := decodeSearchEntry(msg, names); ok {
+			t.Errorf("decoded % x", msg)
+		}
+	}
+	for _, tc := range []struct {
+		msg  []byte
+		want int64
+	}{{[]byte{0x30, 0x03, 0x02, 0x01, 0x05}, 5}, {[]byte{0x30, 0x04, 0x02, 0x02, 0x01, 0x00}, 256}, {[]byte{0x30, 0x03, 0x02, 0x01, 0xff}, -1}} {
+		if id, ok := messageID(tc.msg); !ok || id != tc.want {
+			t.Errorf("messageID(% x) = %d, %v; want %d", tc.msg, id, ok, tc.want)
+		}
+	}
+}
+
+// FuzzEntryTap sends an arbitrary message between two entries: whatever it is, the tap must read the
+// stream as go-ldap does (the same entries, an error exactly when go-ldap has one).
+func FuzzEntryTap(f *testing.F) {
+	for _, tt := range tapStreams {
+		for _, msg := range tt.stream {
+			f.Add(msg)
+		}
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		compareTap(t, [][]byte{entryMessage(searchID, "uid=a", person[:2]), msg, entryMessage(searchID, "uid=b", person[2:4]), doneMessage(0)}, 0)
+	})
+}
+
+// On slapd every user entry, the binary and non-ASCII ones included, is decoded by the tap.
+func TestUserSearchEntriesAreDecodedByTheTap(t *testing.T) {
+	s := sharedServer(t)
+	src := mustNew(t, seedConfig(s))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := src.connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	tapped, fallback, photos := 0, 0, 0
+	err = src.searchPages(ctx, c, slapd.PeopleDN, ldap.ScopeWholeSubtree, "(objectClass=inetOrgPerson)", src.userAttributes(),
+		func(e *entry) {
+			tapped++
+			if len(e.raw("jpegPhoto")) > 0 {
+				photos++
+			}
+		}, func(*ldap.Entry) { fallback++ })
+	if err != nil || tapped != len(s.Seed.Users) || fallback != 0 || photos != 1 {
+		t.Fatalf("err %v: %d entries decoded by the tap (%d with a photo), %d by go-ldap; want %d, 1, 0",
+			err, tapped, photos, fallback, len(s.Seed.Users))
+	}
+}
+
+// A server that refuses StartTLS fails the read with the server's reason, as with go-ldap's StartTLS.
+func TestStartTLSRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if req, err := ber.ReadPacket(c); err == nil && len(req.Children) == 2 {
+			id, _ := req.Children[0].Value.(int64)
+			_, _ = c.Write(resultMessage(id, ldap.ApplicationExtendedResponse, ldap.LDAPResultUnavailable, "no TLS here"))
+		}
+	}()
+	cfg := Config{URL: "ldap://" + ln.Addr().String(), StartTLS: true, BaseDN: "dc=x", Timeout: 5 * time.Second}
+	_, err = read(t, cfg)
+	if directory.KindOf(err) != directory.KindUnreachable || !strings.Contains(err.Error(), "StartTLS with") || !strings.Contains(err.Error(), "no TLS here") {
+		t.Fatalf("Read error = %v; want Unreachable naming StartTLS and the server's reason", err)
+	}
+}
