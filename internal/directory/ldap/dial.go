@@ -40,7 +40,7 @@ func dial(ctx context.Context, rawURL string, startTLS bool, tc *tls.Config, tim
 	if err != nil {
 		return nil, nil, ldap.NewError(ldap.ErrorNetwork, err)
 	}
-	var c net.Conn = raw
+	c := raw
 	switch {
 	case u.Scheme == "ldaps":
 		tlsConn := tls.Client(raw, tc)

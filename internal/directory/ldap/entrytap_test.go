@@ -100,7 +100,7 @@ func serve(server net.Conn, stream [][]byte, chunk int) {
 func searchThrough(t testing.TB, stream [][]byte, tapped bool, chunk int) ([]entry, []string, error) {
 	client, server := net.Pipe()
 	go serve(server, stream, chunk)
-	var conn net.Conn = client
+	conn := client
 	var tap *entryTap
 	if tapped {
 		tap = newEntryTap(client)
