@@ -253,10 +253,12 @@ type Safety struct {
 type Adoption struct {
 	// Enabled turns the adoption of users on.
 	Enabled bool `json:"enabled"`
-	// Groups adopts groups: a target group without externalId whose displayName equals
-	// (case-insensitively: RFC 7643 §8.7.1 declares it caseExact=false) the name of a group the rules put people in gets the
-	// ownership marker. Its members that this SyncTarget does not own are never removed; those it
-	// owns follow the directory from then on. Independent of enabled; adopted groups count against
+	// Groups adopts groups: a target group without externalId whose displayName equals the name of
+	// a group the rules put people in (case-insensitively: RFC 7643 §8.7.1 declares it
+	// caseExact=false) gets the ownership marker. Several such groups, or one carrying any
+	// externalId, are a Conflict problem and nothing is done for that name. An adopted group's
+	// members that this SyncTarget does not own are never removed; those it owns follow the
+	// directory from then on. Independent of enabled; adopted groups count against
 	// safety.maxAdoptions.
 	// +optional
 	Groups bool `json:"groups,omitempty"`

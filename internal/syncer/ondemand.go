@@ -183,19 +183,25 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 	return tr
 }
 
-// onlyPerson keeps the actions and problems of a plan that concern u, and the group creations its
-// memberships need. The blocked state and withheld actions are kept likewise.
+// onlyPerson keeps the actions and problems of a plan that concern u, and the group creations and
+// adoptions its memberships need (a person is added to a hand-made group only once it is adopted,
+// as in a full run). The blocked state and withheld actions are kept likewise.
 func onlyPerson(p plan.Plan, u model.User) plan.Plan {
 	out := plan.Plan{Blocked: p.Blocked, State: p.State, Summary: p.Summary}
-	needs := map[string]bool{}
+	needs, needsID := map[string]bool{}, map[string]bool{}
 	for _, a := range p.Actions {
-		if a.ExternalID == u.ExternalID && a.Kind == plan.KindAddMember && a.GroupTargetID == "" {
-			needs[a.Group] = true
+		if a.ExternalID == u.ExternalID && a.Kind == plan.KindAddMember {
+			if a.GroupTargetID == "" {
+				needs[a.Group] = true
+			} else {
+				needsID[a.GroupTargetID] = true
+			}
 		}
 	}
-	// The plan's order is kept: groups are created before members are added.
+	// The plan's order is kept: groups are adopted and created before members are added.
 	for _, a := range p.Actions {
-		if a.ExternalID == u.ExternalID || (a.Kind == plan.KindCreateGroup && needs[a.Group]) {
+		if a.ExternalID == u.ExternalID || (a.Kind == plan.KindCreateGroup && needs[a.Group]) ||
+			(a.Kind == plan.KindAdoptGroup && needsID[a.GroupTargetID]) {
 			out.Actions = append(out.Actions, a)
 		}
 	}
@@ -205,7 +211,8 @@ func onlyPerson(p plan.Plan, u model.User) plan.Plan {
 		}
 	}
 	for _, pr := range p.Problems {
-		if pr.Subject == u.UserName || pr.Subject == u.ExternalID {
+		// "group NAME": a group of the person's that could not be adopted
+		if pr.Subject == u.UserName || pr.Subject == u.ExternalID || slices.ContainsFunc(u.Groups, func(g string) bool { return pr.Subject == "group "+g }) {
 			out.Problems = append(out.Problems, pr)
 		}
 	}

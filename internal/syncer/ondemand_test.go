@@ -2,8 +2,10 @@ package syncer_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/directory-sync/directory-sync-operator/internal/directory/hr"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
 )
@@ -73,5 +75,41 @@ func TestProvisionOneResolvesManagers(t *testing.T) {
 	}
 	if tr.Outcome != syncer.OnDemandNoChange {
 		t.Errorf("provision-now of a converged user: outcome %s, steps %+v", tr.Outcome, tr.Steps)
+	}
+}
+
+// With spec.adoption.groups, provision-now adopts the hand-made group the person goes into before
+// adding them, as a full run does (not add them to a group nobody owns), and traces a group of
+// theirs that is refused.
+func TestProvisionOneAdoptsTheGroupsThePersonNeeds(t *testing.T) {
+	e := newEnv(t)
+	e.target.Seed([]model.User{{TargetID: "hand", UserName: "hand", Active: true}}, []model.Group{
+		{TargetID: "g-pilot", DisplayName: "PILOT", Members: []string{"hand"}},
+		{TargetID: "g-staff1", DisplayName: "staff"}, {TargetID: "g-staff2", DisplayName: "Staff"},
+	})
+	e.policy.Controls.AdoptGroups = true
+	tr := syncer.ProvisionOne(context.Background(), e.options(hr.NewStatic(csvOf(staff(2)), hrConfig)), "user01")
+	if tr.Outcome != syncer.OnDemandApplied {
+		t.Fatalf("outcome %s, steps %+v", tr.Outcome, tr.Steps)
+	}
+	var adopted, refused bool
+	for _, s := range tr.Steps {
+		adopted = adopted || (s.Step == "apply" && strings.HasPrefix(s.Detail, "adopt group PILOT"))
+		refused = refused || (s.Outcome == string(model.ReasonConflict) && strings.Contains(s.Detail, "2 target groups are named"))
+	}
+	if !adopted || !refused {
+		t.Fatalf("trace without the adoption (%v) or the refusal (%v): %+v", adopted, refused, tr.Steps)
+	}
+	for _, g := range e.target.Groups() {
+		switch g.TargetID {
+		case "g-pilot":
+			if g.ExternalID != prefix+"group:pilot" || len(g.Members) != 2 {
+				t.Errorf("PILOT after provision-now: %+v", g)
+			}
+		case "g-staff1", "g-staff2":
+			if g.ExternalID != "" || len(g.Members) != 0 {
+				t.Errorf("refused group written: %+v", g)
+			}
+		}
 	}
 }
