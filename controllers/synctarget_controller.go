@@ -380,7 +380,7 @@ func (r *SyncTargetReconciler) publish(st *v1.SyncTarget, res *syncer.Result, ru
 		reason, msg := sourceErrorReason(res.SourceErr)
 		return runOutcome{sourceErr: &stop{reason, msg, stalledReason(reason)}}
 	}
-	o := runOutcome{entries: len(res.Snapshot.Records), dryRun: st.Spec.DryRun}
+	o := runOutcome{entries: res.Entries, dryRun: st.Spec.DryRun}
 	if res.TargetErr != nil {
 		reason := v1.ReasonTargetUnreachable
 		if target.IsAuth(res.TargetErr) {

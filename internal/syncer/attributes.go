@@ -71,23 +71,37 @@ func prepareFields(o *Options) {
 	}
 }
 
+// managerIndex finds a record's id by id or DN; built before the records are released.
+type managerIndex struct {
+	ids  map[string]struct{}
+	byDN map[string]string // normalized DN → id
+}
+
+// indexManagers indexes records for resolveManagers; nil when no user names a manager.
+func indexManagers(records []model.Record, users []model.User) *managerIndex {
+	if !slices.ContainsFunc(users, func(u model.User) bool { return u.Manager != "" }) {
+		return nil
+	}
+	idx := &managerIndex{ids: make(map[string]struct{}, len(records)), byDN: make(map[string]string, len(records))}
+	for i := range records {
+		idx.ids[records[i].ID] = struct{}{}
+		if records[i].DN != "" {
+			idx.byDN[normalizeDN(records[i].DN)] = records[i].ID
+		}
+	}
+	return idx
+}
+
 // resolveManagers turns each desired user's manager reference — the manager's directory id or DN,
 // as a rule maps it (AD's manager attribute is a DN) — into the manager's externalId with the
 // ownership prefix, which is what targets list and resolve. A reference that matches no record,
 // or a manager who is not synced to the target, is reported and the manager is left as the target
 // has it, so that the rest of the user's update still applies. users carry prefixed externalIds.
-func resolveManagers(records []model.Record, users, actual []model.User, prefix string) []model.Problem {
-	if !slices.ContainsFunc(users, func(u model.User) bool { return u.Manager != "" }) {
+func resolveManagers(idx *managerIndex, users, actual []model.User, prefix string) []model.Problem {
+	if idx == nil {
 		return nil
 	}
-	ids := make(map[string]struct{}, len(records))
-	byDN := make(map[string]string, len(records))
-	for i := range records {
-		ids[records[i].ID] = struct{}{}
-		if records[i].DN != "" {
-			byDN[normalizeDN(records[i].DN)] = records[i].ID
-		}
-	}
+	ids, byDN := idx.ids, idx.byDN
 	synced := make(map[string]struct{}, len(users)+len(actual))
 	for i := range users {
 		synced[users[i].ExternalID] = struct{}{}

@@ -128,7 +128,7 @@ func ProvisionOne(ctx context.Context, o Options, key string) *Trace {
 		// Only this person's record was read, so a manager reference rarely resolves here; an
 		// unresolved one leaves the target's manager as it is (the next full run sets it), never
 		// writes the raw id or DN.
-		resolveManagers(recs, users, actual, o.Policy.ExternalIDPrefix)
+		resolveManagers(indexManagers(recs, users), users, actual, o.Policy.ExternalIDPrefix)
 	}
 	u = users[0]
 	full := plan.Compute(plan.Input{Desired: users, Actual: actual, Groups: groups, State: o.State,

@@ -52,7 +52,10 @@ type Result struct {
 	SourceErr error
 	// TargetErr is set when the target could not be read; nothing was planned or written.
 	TargetErr error
-	Snapshot  *model.Snapshot
+	// Snapshot is what the read found, without its records: a run releases them once they are
+	// mapped, since at scale they are the largest thing it holds. Entries counts them.
+	Snapshot *model.Snapshot
+	Entries  int
 	// Skipped lists entries the source could not read, then records the rules could not map, then
 	// plan problems (duplicates, conflicts).
 	Skipped []model.Problem
@@ -104,9 +107,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.SourceErr = err
 		return res, fmt.Errorf("reading source: %w", err)
 	}
-	res.Snapshot = snap
+	records := snap.Records
+	res.Entries = len(records)
+	res.Snapshot = &model.Snapshot{Problems: snap.Problems, Complete: snap.Complete, ReadAt: snap.ReadAt, HighWater: snap.HighWater}
 
-	mapped, err := o.Mapper.MapRecords(ctx, snap.Records)
+	mapped, err := o.Mapper.MapRecords(ctx, records)
 	if err != nil {
 		return res, fmt.Errorf("mapping records: %w", err)
 	}
@@ -115,11 +120,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i := range users {
 		users[i].ExternalID = plan.UserExternalID(marker, users[i].ExternalID)
 	}
+	var managers *managerIndex
+	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
+		managers = indexManagers(records, users)
+	}
+	// From here on nothing refers to the records: they are garbage unless the source keeps them.
 	res.OutOfScope = len(mapped.OutOfScope) + len(mapped.Disabled)
 	// A record that is present but unreadable or unmappable is not absent: with its id known its
 	// user is held; without one nobody can tell whose it is, so nobody is offboarded this run.
-	complete := snap.Complete
-	problems := append(slices.Clone(snap.Problems), mapped.Problems...)
+	complete := res.Snapshot.Complete
+	problems := append(slices.Clone(res.Snapshot.Problems), mapped.Problems...)
 	anonymous := 0
 	for _, pr := range problems {
 		if pr.ID == "" {
@@ -150,10 +160,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, fmt.Errorf("listing target groups: %w", err)
 	}
 
-	var managerProblems []model.Problem
-	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
-		managerProblems = resolveManagers(snap.Records, users, actual, o.Policy.ExternalIDPrefix)
-	}
+	managerProblems := resolveManagers(managers, users, actual, o.Policy.ExternalIDPrefix)
 
 	p := plan.Compute(plan.Input{
 		Desired:          users,

@@ -4,11 +4,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/directory-sync/directory-sync-operator/api/v1alpha1"
@@ -27,6 +31,8 @@ var (
 	memUsers      = flag.Int("users", 100_000, "synthetic directory size of the in-memory figures, before -scale")
 	memUsersLarge = flag.Int("users-large", 1_000_000, "the larger synthetic directory, before -scale (0 skips it)")
 	memGroups     = flag.Int("groups", 2_000, "synthetic group count (not scaled)")
+	profileDir    = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
+		"(cpu.pprof; heap-before.pprof and heap-after.pprof: go tool pprof -sample_index=alloc_space -base heap-before.pprof heap-after.pprof)")
 )
 
 func init() {
@@ -38,7 +44,7 @@ func init() {
 // scaleRun holds the figures of one directory size, for the growth ratios.
 type scaleRun struct {
 	users            int
-	inSync           time.Duration
+	inSync, cpu      time.Duration
 	peakRSS, baseRSS int64
 	peakLive         uint64
 }
@@ -49,11 +55,11 @@ func (b *bench) memory(ctx context.Context, small, large, groups int) error {
 	b.note("Peak RSS is VmHWM of the bench process, reset (/proc/self/clear_refs) after a GC just before the run; " +
 		"it includes the in-memory target's data (the RSS before the run), which a real deployment keeps in the SCIM service instead. " +
 		"Live heap is the largest heap a GC cycle found live during the run (runtime/metrics /gc/heap/live:bytes, sampled).")
-	a, err := b.memoryAt(ctx, small, groups, "< 10 s", "< 500 MiB")
+	a, err := b.memoryAt(ctx, small, groups, "< 10 s", "< 500 MiB", large <= 0)
 	if err != nil || large <= 0 {
 		return err
 	}
-	c, err := b.memoryAt(ctx, large, groups, "< 10 s", "< 2048 MiB")
+	c, err := b.memoryAt(ctx, large, groups, "< 10 s", "< 2048 MiB", true)
 	if err != nil {
 		return err
 	}
@@ -62,6 +68,9 @@ func (b *bench) memory(ctx context.Context, small, large, groups int) error {
 	b.vs(s, "in-sync run time", fmt.Sprintf("≤ %.0f×", linear*1.1),
 		formatRatio(c.inSync.Seconds()/a.inSync.Seconds()), formatRatio(linear)+" (linear)",
 		c.inSync.Seconds()/a.inSync.Seconds()/linear)
+	b.vs(s, "in-sync run CPU time", fmt.Sprintf("≤ %.0f×", linear*1.1),
+		formatRatio(c.cpu.Seconds()/a.cpu.Seconds()), formatRatio(linear)+" (linear)",
+		c.cpu.Seconds()/a.cpu.Seconds()/linear)
 	b.vs(s, "peak RSS", fmt.Sprintf("≤ %.0f×", linear*1.1),
 		formatRatio(float64(c.peakRSS)/float64(a.peakRSS)), formatRatio(linear)+" (linear)",
 		float64(c.peakRSS)/float64(a.peakRSS)/linear)
@@ -89,7 +98,7 @@ func benchRules() []mapping.NamedRule {
 // memoryAt measures one directory size: the initial sync, a run already in sync (time, memory,
 // phases), a run with 1% changed and the run after it. It checks the write counts and fails on a
 // mismatch: a fast run that writes is not a result.
-func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal string) (scaleRun, error) {
+func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal string, profiling bool) (scaleRun, error) {
 	r := scaleRun{users: n}
 	mapper, err := mapping.Compile(benchRules())
 	if err != nil {
@@ -141,7 +150,11 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 	baseLive := liveHeap()
 	hwmReset := resetPeakRSS()
 	sampler := startLiveSampler()
+	stopProfile := startProfile(*profileDir, profiling)
+	cpu0 := cpuTime()
 	res, r.inSync, err = sync()
+	r.cpu = cpuTime() - cpu0
+	stopProfile()
 	r.peakLive = sampler.stop()
 	r.peakRSS = procStatus("VmHWM")
 	if err != nil {
@@ -151,7 +164,8 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 	if err := b.phases(ctx, src, mapper, target, state, policy, s, r.inSync); err != nil {
 		return r, err
 	}
-	b.add(s, "run time (read + map + list + plan + empty apply)", timeGoal, seconds(r.inSync))
+	b.add(s, "run time (read + map + list + plan + empty apply); CPU time of the process meanwhile", timeGoal,
+		fmt.Sprintf("%s; CPU %s", seconds(r.inSync), seconds(r.cpu)))
 	peakText := mib(r.peakRSS)
 	if !hwmReset {
 		peakText += " (process peak: resetting it failed)"
@@ -275,4 +289,39 @@ func (l *liveSampler) stop() uint64 {
 	l.wg.Wait()
 	runtime.GC() // the live heap at the end of the run counts too
 	return max(l.peak, liveHeap())
+}
+
+// startProfile starts a CPU profile and writes a heap profile into dir (when dir is set and on is
+// true); the returned function stops the CPU profile and writes the second heap profile.
+func startProfile(dir string, on bool) func() {
+	if dir == "" || !on {
+		return func() {}
+	}
+	writeHeap := func(name string) {
+		if f, err := os.Create(filepath.Join(dir, name)); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			_ = f.Close()
+		}
+	}
+	writeHeap("heap-before.pprof")
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		return func() {}
+	}
+	_ = pprof.StartCPUProfile(cpu)
+	return func() {
+		pprof.StopCPUProfile()
+		_ = cpu.Close()
+		writeHeap("heap-after.pprof")
+	}
+}
+
+// cpuTime is the CPU time (user and system) the process used so far: on a shared machine it varies
+// less than the wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

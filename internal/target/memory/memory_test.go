@@ -218,3 +218,57 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d users, want 200 (no duplicates)", n)
 	}
 }
+
+// TestListUsersOrderAndMemberships: the listing is sorted by id however users were added (created,
+// seeded out of order, deleted and seeded again under the same id), lists each user once with the
+// sorted names of its groups, and keeps every field of a stored user.
+func TestListUsersOrderAndMemberships(t *testing.T) {
+	tg := New()
+	full := model.User{ExternalID: "x:1", UserName: "u1", DisplayName: "D", GivenName: "G", FamilyName: "F",
+		Email: "e@x", PhoneNumber: "+1", Title: "T", Department: "Dep", EmployeeNumber: "7", Manager: "x:2", Role: "r", Active: true}
+	a := mustCreate(t, tg, full)
+	b := mustCreate(t, tg, model.User{ExternalID: "x:2", UserName: "u2"})
+	tg.Seed([]model.User{{TargetID: "a-first", UserName: "seeded"}}, nil)
+	ga, err := tg.CreateGroup(ctx, "zeta", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := tg.CreateGroup(ctx, "alpha", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{ga, gb, ga} { // the second add to zeta changes nothing
+		if err := tg.AddMembers(ctx, g, []string{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tg.DeleteUser(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	tg.Seed([]model.User{{TargetID: b, UserName: "again"}}, nil)
+	users, err := tg.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range users {
+		ids = append(ids, u.TargetID)
+	}
+	if want := []string{"a-first", a, b}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("listed ids %v, want %v", ids, want)
+	}
+	want := full
+	want.TargetID, want.Groups = a, []string{"alpha", "zeta"}
+	if !reflect.DeepEqual(users[1], want) {
+		t.Errorf("listed %+v, want %+v", users[1], want)
+	}
+	if users[2].UserName != "again" || users[2].Groups != nil {
+		t.Errorf("re-seeded user listed as %+v", users[2])
+	}
+	if err := tg.RemoveMembers(ctx, ga, []string{a, a}); err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := tg.ListUsers(ctx); !reflect.DeepEqual(users[1].Groups, []string{"alpha"}) {
+		t.Errorf("after removal from zeta: groups %v", users[1].Groups)
+	}
+}
