@@ -31,6 +31,8 @@ var (
 	memUsers      = flag.Int("users", 100_000, "synthetic directory size of the in-memory figures, before -scale")
 	memUsersLarge = flag.Int("users-large", 1_000_000, "the larger synthetic directory, before -scale (0 skips it)")
 	memGroups     = flag.Int("groups", 2_000, "synthetic group count (not scaled)")
+	memLimitMiB   = flag.Int("memlimit", 1800, "MiB: the larger directory's in-sync run is measured once more under this soft memory limit "+
+		"(what GOMEMLIMIT sets for the manager; 0 skips it)")
 	profileDir    = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
 		"(cpu.pprof; heap-before.pprof and heap-after.pprof: go tool pprof -sample_index=alloc_space -base heap-before.pprof heap-after.pprof)")
 )
@@ -55,11 +57,11 @@ func (b *bench) memory(ctx context.Context, small, large, groups int) error {
 	b.note("Peak RSS is VmHWM of the bench process, reset (/proc/self/clear_refs) after a GC just before the run; " +
 		"it includes the in-memory target's data (the RSS before the run), which a real deployment keeps in the SCIM service instead. " +
 		"Live heap is the largest heap a GC cycle found live during the run (runtime/metrics /gc/heap/live:bytes, sampled).")
-	a, err := b.memoryAt(ctx, small, groups, "< 10 s", "< 500 MiB", large <= 0)
+	a, err := b.memoryAt(ctx, small, groups, "< 10 s", "< 500 MiB", large <= 0, 0)
 	if err != nil || large <= 0 {
 		return err
 	}
-	c, err := b.memoryAt(ctx, large, groups, "< 10 s", "< 2048 MiB", true)
+	c, err := b.memoryAt(ctx, large, groups, "< 10 s", "< 2048 MiB", true, *memLimitMiB)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func benchRules() []mapping.NamedRule {
 // memoryAt measures one directory size: the initial sync, a run already in sync (time, memory,
 // phases), a run with 1% changed and the run after it. It checks the write counts and fails on a
 // mismatch: a fast run that writes is not a result.
-func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal string, profiling bool) (scaleRun, error) {
+func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal string, profiling bool, limitMiB int) (scaleRun, error) {
 	r := scaleRun{users: n}
 	mapper, err := mapping.Compile(benchRules())
 	if err != nil {
@@ -181,6 +183,30 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 		return r, fmt.Errorf("in-sync run of %d users wrote %d times, planned %d actions", n, target.WriteCalls(), len(res.Plan.Actions))
 	}
 	res = nil
+
+	// a') in sync again, under a soft memory limit: what the manager does with GOMEMLIMIT set
+	if limitMiB > 0 {
+		fmt.Fprintf(progress, "in-sync run of %d users under a %d MiB memory limit ...\n", n, limitMiB)
+		runtime.GC()
+		debug.FreeOSMemory()
+		resetPeakRSS()
+		old := debug.SetMemoryLimit(int64(limitMiB) << 20)
+		cpu0 := cpuTime()
+		res, d, err := sync()
+		cpu := cpuTime() - cpu0
+		debug.SetMemoryLimit(old)
+		peak := procStatus("VmHWM")
+		if err != nil {
+			return r, err
+		}
+		s := fmt.Sprintf("a') %d users in sync, under a %d MiB soft memory limit (GOMEMLIMIT)", n, limitMiB)
+		b.vs(s, "run time; CPU time", "—", fmt.Sprintf("%s; CPU %s", seconds(d), seconds(cpu)),
+			fmt.Sprintf("%s; CPU %s (no limit)", seconds(r.inSync), seconds(r.cpu)), cpu.Seconds()/r.cpu.Seconds())
+		b.vs(s, "peak RSS during the run", rssGoal, mib(peak), mib(r.peakRSS)+" (no limit)", float64(peak)/float64(r.peakRSS))
+		if len(res.Plan.Actions) != 0 {
+			return r, fmt.Errorf("in-sync run under a memory limit planned %d actions", len(res.Plan.Actions))
+		}
+	}
 
 	// b) 1% changed
 	fmt.Fprintf(progress, "1%% changed of %d users ...\n", n)
