@@ -33,7 +33,7 @@ var (
 	memGroups     = flag.Int("groups", 2_000, "synthetic group count (not scaled)")
 	memLimitMiB   = flag.Int("memlimit", 1800, "MiB: the larger directory's in-sync run is measured once more under this soft memory limit "+
 		"(what GOMEMLIMIT sets for the manager; 0 skips it)")
-	profileDir    = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
+	profileDir = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
 		"(cpu.pprof; heap-before.pprof and heap-after.pprof: go tool pprof -sample_index=alloc_space -base heap-before.pprof heap-after.pprof)")
 )
 
