@@ -372,3 +372,29 @@ func TestStartTLSRefused(t *testing.T) {
 		t.Fatalf("Read error = %v; want Unreachable naming StartTLS and the server's reason", err)
 	}
 }
+
+// BenchmarkDecodeToRecord is the project's share of reading one user entry: the tap's decoding and
+// the conversion to a record (go test -bench DecodeToRecord -benchmem).
+func BenchmarkDecodeToRecord(b *testing.B) {
+	msg := entryMessage(searchID, "uid=user00042,ou=people,dc=example,dc=com", []attrSpec{
+		{"uid", []string{"user00042"}}, {"mail", []string{"user00042@example.com"}}, {"givenName", []string{"Given42"}},
+		{"sn", []string{"Surname42"}}, {"displayName", []string{"Given42 Surname42"}}, {"telephoneNumber", []string{"+1 555 0000042"}},
+		{"title", []string{"Engineer"}}, {"departmentNumber", []string{"103"}}, {"employeeNumber", []string{"E000042"}},
+		{"entryUUID", []string{"6f1c2a4e-0000-4000-8000-000000000042"}}, {"memberOf", []string{"cn=engineering,ou=groups,dc=example,dc=com"}},
+	})
+	cfg := Config{IDAttribute: "entryUUID", Attributes: []string{"uid", "mail", "givenName", "sn", "displayName", "telephoneNumber",
+		"title", "departmentNumber", "employeeNumber", "employeeType"}}
+	names := map[string]string{}
+	b.ReportAllocs()
+	for b.Loop() {
+		own := make([]byte, len(msg))
+		copy(own, msg)
+		_, e, ok := decodeSearchEntry(own, names)
+		if !ok {
+			b.Fatal("not decoded")
+		}
+		if _, problem := toRecord(cfg, &e); problem != nil {
+			b.Fatal(problem)
+		}
+	}
+}

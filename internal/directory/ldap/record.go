@@ -152,13 +152,14 @@ func toRecord(cfg Config, e *entry) (model.Record, *model.Problem) {
 	if why != "" {
 		return model.Record{}, &model.Problem{Subject: e.dn, Reason: model.ReasonMissingID, Message: why}
 	}
-	rec := model.Record{ID: id, DN: e.dn, Attributes: make(map[string][]string, max(len(cfg.Attributes), len(e.attrs)))}
+	rec := model.Record{ID: id, DN: e.dn}
 	type kept struct {
 		name   string
 		raw    [][]byte
 		base64 bool
 	}
-	keep := make([]kept, 0, max(len(cfg.Attributes), len(e.attrs)))
+	var onStack [24]kept
+	keep := onStack[:0]
 	if len(cfg.Attributes) == 0 {
 		// No list configured: every attribute the server returned, under the server's names.
 		for _, a := range e.attrs {
@@ -191,6 +192,7 @@ func toRecord(cfg Config, e *entry) (model.Record, *model.Problem) {
 		}
 	}
 	all, vals := text.String(), make([]string, nvals)
+	rec.Attributes = make(map[string][]string, len(keep))
 	off := 0
 	for _, k := range keep {
 		out := vals[:len(k.raw):len(k.raw)] // capped: an append by a consumer cannot reach the next attribute
