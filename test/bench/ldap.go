@@ -55,38 +55,53 @@ func ldapBenchConfig(srv *slapd.Server) ldap.Config {
 	}
 }
 
-// measureReads runs read once to warm up and ldapReads times measured; read returns the entries it read.
-// Allocations are the process's (runtime.MemStats), so only in-process paths report them.
-func measureReads(want int, inProcess bool, read func() (int, error)) (ldapPath, error) {
-	var rates, allocs, bytes []float64
-	p := ldapPath{allocs: -1, bytes: -1}
-	for i := range ldapReads + 1 {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		t := time.Now()
-		n, err := read()
-		d := time.Since(t)
-		runtime.ReadMemStats(&after)
-		if err != nil {
-			return p, err
+// readPath is one way of reading the entries: read returns how many it read. Allocations are the
+// process's (runtime.MemStats), so only in-process paths report them.
+type readPath struct {
+	name      string
+	inProcess bool
+	read      func() (int, error)
+}
+
+// measureReads reads once per path to warm up, then ldapReads rounds of one read per path, so that
+// every path is measured under the same load of a shared machine; the medians count.
+func measureReads(want int, paths []readPath) ([]ldapPath, error) {
+	rates := make([][]float64, len(paths))
+	allocs := make([][]float64, len(paths))
+	bytes := make([][]float64, len(paths))
+	for round := range ldapReads + 1 {
+		for i, p := range paths {
+			if round == 0 {
+				fmt.Fprintf(progress, "LDAP read: %s ...\n", p.name)
+			}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			t := time.Now()
+			n, err := p.read()
+			d := time.Since(t)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			if n != want {
+				return nil, fmt.Errorf("%s: read %d entries, want %d", p.name, n, want)
+			}
+			if round > 0 {
+				rates[i] = append(rates[i], float64(n)/d.Seconds())
+				allocs[i] = append(allocs[i], float64(after.Mallocs-before.Mallocs)/float64(n))
+				bytes[i] = append(bytes[i], float64(after.TotalAlloc-before.TotalAlloc)/float64(n))
+			}
 		}
-		if n != want {
-			return p, fmt.Errorf("read %d entries, want %d", n, want)
-		}
-		p.entries = n
-		if i == 0 {
-			continue
-		}
-		rates = append(rates, float64(n)/d.Seconds())
-		allocs = append(allocs, float64(after.Mallocs-before.Mallocs)/float64(n))
-		bytes = append(bytes, float64(after.TotalAlloc-before.TotalAlloc)/float64(n))
 	}
-	p.rate = median(rates)
-	if inProcess {
-		p.allocs, p.bytes = median(allocs), median(bytes)
+	out := make([]ldapPath, len(paths))
+	for i, p := range paths {
+		out[i] = ldapPath{rate: median(rates[i]), entries: want, allocs: -1, bytes: -1}
+		if p.inProcess {
+			out[i].allocs, out[i].bytes = median(allocs[i]), median(bytes[i])
+		}
 	}
-	return p, nil
+	return out, nil
 }
 
 func median(xs []float64) float64 {
@@ -228,29 +243,23 @@ func (b *bench) ldapPaths(ctx context.Context, srv *slapd.Server) error {
 	attrs := src.SearchAttributes()
 	want := len(srv.Seed.Users)
 
-	fmt.Fprintln(progress, "LDAP read: operator ...")
-	read, err := operatorRead(ctx, cfg)
+	operator, err := operatorRead(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	op, err := measureReads(want, true, read)
-	if err != nil {
-		return fmt.Errorf("operator read: %w", err)
-	}
-	fmt.Fprintln(progress, "LDAP read: raw go-ldap ...")
-	raw, err := measureReads(want, true, rawGoLDAPRead(cfg, filter, attrs))
-	if err != nil {
-		return fmt.Errorf("raw go-ldap read: %w", err)
-	}
-	fmt.Fprintln(progress, "LDAP read: ldapsearch ...")
-	read, err = ldapsearchRead(ctx, cfg, filter, attrs, srv.Dir())
+	cliRead, err := ldapsearchRead(ctx, cfg, filter, attrs, srv.Dir())
 	if err != nil {
 		return err
 	}
-	cli, err := measureReads(want, false, read)
+	measured, err := measureReads(want, []readPath{
+		{"operator", true, operator},
+		{"raw go-ldap", true, rawGoLDAPRead(cfg, filter, attrs)},
+		{"ldapsearch", false, cliRead},
+	})
 	if err != nil {
-		return fmt.Errorf("ldapsearch read: %w", err)
+		return err
 	}
+	op, raw, cli := measured[0], measured[1], measured[2]
 
 	s := fmt.Sprintf("c) LDAP read, %d users, paged (%d/page), same slapd and search", want, cfg.PageSize)
 	rate := func(p ldapPath) string { return fmt.Sprintf("%.0f entries/s (%s per read)", p.rate, perRead(p)) }
@@ -259,7 +268,7 @@ func (b *bench) ldapPaths(ctx context.Context, srv *slapd.Server) error {
 	b.vs(s, "operator vs raw go-ldap", "—", rate(op), rate(raw), raw.rate/op.rate)
 	perEntry := func(p ldapPath) string { return fmt.Sprintf("%.0f allocations, %.1f KB", p.allocs, p.bytes/1024) }
 	b.vs(s, "allocated per entry: operator vs raw go-ldap (ratio of bytes)", "—", perEntry(op), perEntry(raw), op.bytes/raw.bytes)
-	b.note("LDAP read: %d entries, filter %s, attributes %v; entries/s is the median of %d reads after a warm-up; "+
+	b.note("LDAP read: %d entries, filter %s, attributes %v; entries/s is the median of %d reads after a warm-up, the paths taking turns; "+
 		"allocations are runtime.MemStats Mallocs and TotalAlloc around each read, divided by the entries.", want, filter, attrs, ldapReads)
 	return nil
 }
