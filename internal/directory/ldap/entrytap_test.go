@@ -14,7 +14,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
-	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/samba"
 )
 
 // The entry tap must be invisible: for any bytes a server sends, a search through the tap yields
@@ -322,28 +322,47 @@ func FuzzEntryTap(f *testing.F) {
 	})
 }
 
-// On slapd every user entry, the binary and non-ASCII ones included, is decoded by the tap.
+// On real servers every user entry, binary and non-ASCII ones included, is decoded by the tap, and
+// the entries are those go-ldap reads from the same search on the same connection.
 func TestUserSearchEntriesAreDecodedByTheTap(t *testing.T) {
 	s := sharedServer(t)
-	src := mustNew(t, seedConfig(s))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := src.connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
-	tapped, fallback, photos := 0, 0, 0
-	err = src.searchPages(ctx, c, slapd.PeopleDN, ldap.ScopeWholeSubtree, "(objectClass=inetOrgPerson)", src.userAttributes(),
-		func(e *entry) {
-			tapped++
-			if len(e.raw("jpegPhoto")) > 0 {
-				photos++
+	startTLS := seedConfig(s)
+	startTLS.StartTLS, startTLS.CACertPEM = true, s.CACertPEM
+	ldaps := seedConfig(s)
+	ldaps.URL, ldaps.CACertPEM = s.LDAPSURL, s.CACertPEM
+	for _, tc := range []struct {
+		name string
+		cfg  func() Config
+		want int
+	}{
+		{"slapd", func() Config { return seedConfig(s) }, len(s.Seed.Users)},
+		{"slapd StartTLS", func() Config { return startTLS }, len(s.Seed.Users)},
+		{"slapd ldaps", func() Config { return ldaps }, len(s.Seed.Users)},
+		{"Samba AD DC ldaps", func() Config { return dcConfig(sharedDC(t)) }, len(samba.People)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := mustNew(t, tc.cfg())
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := src.connect(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}, func(*ldap.Entry) { fallback++ })
-	if err != nil || tapped != len(s.Seed.Users) || fallback != 0 || photos != 1 {
-		t.Fatalf("err %v: %d entries decoded by the tap (%d with a photo), %d by go-ldap; want %d, 1, 0",
-			err, tapped, photos, fallback, len(s.Seed.Users))
+			defer c.close()
+			filter, _ := src.UserFilter()
+			var tapped, viaGoLDAP []entry
+			fallback := 0
+			err = src.searchPages(ctx, c, src.cfg.BaseDN, ldap.ScopeWholeSubtree, filter, src.userAttributes(),
+				func(e *entry) { tapped = append(tapped, *e) }, func(*ldap.Entry) { fallback++ })
+			if err != nil || len(tapped) != tc.want || fallback != 0 {
+				t.Fatalf("err %v: %d entries decoded by the tap, %d by go-ldap; want %d and 0", err, len(tapped), fallback, tc.want)
+			}
+			err = src.pagedSearch(ctx, c, src.cfg.BaseDN, ldap.ScopeWholeSubtree, filter, src.userAttributes(),
+				func(e *ldap.Entry) { viaGoLDAP = append(viaGoLDAP, fromLDAP(e)) })
+			if err != nil || !sameEntries(tapped, viaGoLDAP) {
+				t.Fatalf("err %v: the tap's entries differ from go-ldap's:\n%s\n%s", err, describe(tapped[:1], nil), describe(viaGoLDAP[:min(1, len(viaGoLDAP))], nil))
+			}
+		})
 	}
 }
 
