@@ -201,7 +201,11 @@ const mapChunk = 512
 // MapRecords maps records in parallel, in record order; it stops early, returning ctx's error, when
 // ctx is done.
 func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcome, error) {
-	chunks := make([]Outcome, (len(records)+mapChunk-1)/mapChunk)
+	// Users are mapped straight into their record's slot and the holes closed afterwards: at a
+	// million records, per-chunk slices concatenated at the end would hold every user twice.
+	users := make([]model.User, len(records))
+	mapped := make([]bool, len(records))
+	chunks := make([]Outcome, (len(records)+mapChunk-1)/mapChunk) // problems, out of scope, disabled
 	var next atomic.Int64
 	work := func() {
 		act := &activation{}
@@ -212,7 +216,6 @@ func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcom
 			}
 			out := &chunks[c]
 			end := min((c+1)*mapChunk, len(records))
-			out.Users = make([]model.User, 0, end-c*mapChunk)
 			for i := c * mapChunk; i < end; i++ {
 				r := m.mapRecord(ctx, &records[i], act)
 				switch {
@@ -223,7 +226,7 @@ func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcom
 				case r.Skip != nil:
 					out.Problems = append(out.Problems, *r.Skip)
 				default:
-					out.Users = append(out.Users, r.User)
+					users[i], mapped[i] = r.User, true
 				}
 			}
 		}
@@ -237,16 +240,24 @@ func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcom
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, err
 	}
-	var total Outcome
-	nUsers, nProblems := 0, 0
+	n := 0
+	for i := range users {
+		if mapped[i] {
+			users[n] = users[i]
+			n++
+		}
+	}
+	clear(users[n:])
+	total := Outcome{Users: users[:n]}
+	if n < len(users)/2 {
+		total.Users = slices.Clone(total.Users) // most records out of scope: do not keep the slack
+	}
+	nProblems := 0
 	for _, c := range chunks {
-		nUsers += len(c.Users)
 		nProblems += len(c.Problems)
 	}
-	total.Users = make([]model.User, 0, nUsers)
 	total.Problems = make([]model.Problem, 0, nProblems)
 	for _, c := range chunks {
-		total.Users = append(total.Users, c.Users...)
 		total.Problems = append(total.Problems, c.Problems...)
 		total.OutOfScope = append(total.OutOfScope, c.OutOfScope...)
 		total.Disabled = append(total.Disabled, c.Disabled...)

@@ -54,13 +54,13 @@ type group struct {
 // Target is the in-memory store. The zero value is not usable; call New.
 type Target struct {
 	mu        sync.Mutex
-	users     map[string]*model.User // id → user (TargetID set, Groups nil)
-	byExt     map[string]string      // externalId → id of one holder
-	extCount  map[string]int         // externalId → number of holders (Seed may create duplicates)
-	nameCount map[string]int         // lower-case userName → number of holders
-	groups    map[string]*group      // id → group
-	groupName map[string]int         // lower-case displayName → number of groups
-	memberOf  map[string][]string    // user id → ids of the groups listing it (a few each)
+	users     map[string]*stored  // id → user
+	byExt     map[string]string   // externalId → id of one holder
+	extCount  map[string]int      // externalId → number of holders (Seed may create duplicates)
+	nameCount map[string]int      // lower-case userName → number of holders
+	groups    map[string]*group   // id → group
+	groupName map[string]int      // lower-case displayName → number of groups
+	memberOf  map[string][]string // user id → ids of the groups listing it (a few each)
 	// order holds every user id in ascending order once sorted is true; ids of deleted users are
 	// dropped by the next listing. Listing a million users sorts strings once, not whole users.
 	order     []string
@@ -87,7 +87,7 @@ type fault struct {
 // New returns an empty target.
 func New() *Target {
 	return &Target{
-		users: map[string]*model.User{}, byExt: map[string]string{}, extCount: map[string]int{},
+		users: map[string]*stored{}, byExt: map[string]string{}, extCount: map[string]int{},
 		nameCount: map[string]int{}, groups: map[string]*group{}, groupName: map[string]int{},
 		memberOf: map[string][]string{}, calls: map[string]int{}, faults: map[string]fault{}, sorted: true,
 	}
@@ -210,8 +210,7 @@ func (t *Target) insertUser(u model.User) {
 	if t.normalize != nil {
 		t.normalize(&u)
 	}
-	pack(&u)
-	t.users[u.TargetID] = &u
+	t.users[u.TargetID] = store(&u)
 	if n := len(t.order); n > 0 && t.order[n-1] >= u.TargetID {
 		t.sorted = false
 	}
@@ -234,25 +233,48 @@ func (t *Target) addMember(g *group, groupID, userID string) {
 	t.memberOf[userID] = append(t.memberOf[userID], groupID)
 }
 
-// pack copies the user's strings into one allocation: the store holds a million users, and one
-// allocation per user instead of one per field halves what they cost.
-func pack(u *model.User) {
-	fields := [...]*string{&u.ExternalID, &u.UserName, &u.DisplayName, &u.GivenName, &u.FamilyName, &u.Email,
+// stored is a user as the target keeps it: its string fields packed into one string (ends[i] is
+// where field i ends), so that a million stored users cost one small struct and one string each.
+type stored struct {
+	data   string
+	ends   [13]uint32
+	active bool
+	attrs  map[string]model.Value
+}
+
+// stringFields lists the string fields of u that stored packs, TargetID included.
+func stringFields(u *model.User) [13]*string {
+	return [...]*string{&u.ExternalID, &u.UserName, &u.DisplayName, &u.GivenName, &u.FamilyName, &u.Email,
 		&u.PhoneNumber, &u.Title, &u.Department, &u.EmployeeNumber, &u.Manager, &u.Role, &u.TargetID}
+}
+
+// store packs u (its Groups are not kept; its Attributes map is kept as it is).
+func store(u *model.User) *stored {
+	s := &stored{active: u.Active, attrs: u.Attributes}
+	fields := stringFields(u)
 	n := 0
 	for _, f := range fields {
 		n += len(*f)
 	}
 	var b strings.Builder
 	b.Grow(n)
-	for _, f := range fields {
+	for i, f := range fields {
 		b.WriteString(*f)
+		s.ends[i] = uint32(b.Len())
 	}
-	all := b.String()
-	for _, f := range fields {
-		l := len(*f)
-		*f, all = all[:l], all[l:]
+	s.data = b.String()
+	return s
+}
+
+// user unpacks the stored user; its strings share the stored data, its Attributes the stored map.
+func (s *stored) user() model.User {
+	u := model.User{Active: s.active, Attributes: s.attrs}
+	start := uint32(0)
+	for i, f := range stringFields(&u) {
+		*f = s.data[start:s.ends[i]]
+		start = s.ends[i]
 	}
+	return u
 }
 
 // Users returns a snapshot of every user, as ListUsers does, without counting a call.
@@ -289,13 +311,13 @@ func (t *Target) listUsers() []model.User {
 	out := make([]model.User, 0, len(t.users))
 	live := t.order[:0]
 	for _, id := range t.order {
-		u, ok := t.users[id]
+		su, ok := t.users[id]
 		if !ok {
 			continue // deleted
 		}
 		live = append(live, id)
-		c := *u
-		c.Attributes = maps.Clone(u.Attributes)
+		c := su.user()
+		c.Attributes = maps.Clone(su.attrs)
 		if gs := t.memberOf[id]; len(gs) > 0 {
 			c.Groups = make([]string, len(gs))
 			for i, gid := range gs {
@@ -364,11 +386,12 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	if err := t.enter(ctx, MethodUpdateUser); err != nil {
 		return err
 	}
-	cur, ok := t.users[targetID]
+	su, ok := t.users[targetID]
 	if !ok {
 		return fmt.Errorf("update user %s: %w", targetID, ErrNotFound)
 	}
-	next := *cur
+	cur := su.user()
+	next := cur
 	next.Attributes = maps.Clone(cur.Attributes)
 	for _, f := range fields {
 		switch {
@@ -410,8 +433,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	if t.normalize != nil {
 		t.normalize(&next)
 	}
-	pack(&next)
-	*cur = next
+	t.users[targetID] = store(&next)
 	return nil
 }
 
@@ -433,10 +455,11 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 	if err := t.enter(ctx, MethodDeleteUser); err != nil {
 		return err
 	}
-	u, ok := t.users[targetID]
+	su, ok := t.users[targetID]
 	if !ok {
 		return nil
 	}
+	u := su.user()
 	delete(t.users, targetID)
 	t.decName(strings.ToLower(u.UserName))
 	t.dropExt(u.ExternalID, targetID)
@@ -457,7 +480,7 @@ func (t *Target) dropExt(ext, targetID string) {
 		delete(t.byExt, ext)
 	} else if t.byExt[ext] == targetID {
 		for id, other := range t.users { // another holder of a duplicated externalId (Seed only)
-			if id != targetID && other.ExternalID == ext {
+			if id != targetID && other.user().ExternalID == ext {
 				t.byExt[ext] = id
 				break
 			}
