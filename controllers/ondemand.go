@@ -67,7 +67,7 @@ func (r *SyncTargetReconciler) provisionNow(ctx context.Context, st *v1.SyncTarg
 				fail("map", fmt.Sprintf("MappingRule %q: %v", ref.Name, err))
 				return
 			}
-			rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, Generation: mr.Generation, Spec: mr.Spec})
+			rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, UID: string(mr.UID), Generation: mr.Generation, Spec: mr.Spec})
 		}
 		mapper, err := r.Mappers.Get(rules)
 		if err != nil {

@@ -43,7 +43,7 @@ type SyncTargetReconciler struct {
 	// APIReader reads Secrets and ConfigMaps without caching them.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
-	// Mappers caches compiled MappingRules by name and generation.
+	// Mappers caches compiled MappingRules by UID and generation.
 	Mappers *mapping.Cache
 	// RunTimeout caps the deadline of one run (default 30m; see runDeadline).
 	RunTimeout time.Duration
@@ -179,7 +179,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 			return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q: %v", ref.Name, err), apierrors.IsNotFound(err))
 		}
 		// The compile cache is shared by all namespaces, so rules are keyed by namespace/name.
-		rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, Generation: mr.Generation, Spec: mr.Spec})
+		rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, UID: string(mr.UID), Generation: mr.Generation, Spec: mr.Spec})
 	}
 	mapper, err := r.Mappers.Get(rules)
 	if err != nil {

@@ -7,9 +7,9 @@ import (
 	"sync"
 )
 
-// Cache keeps compiled rules keyed by (name, generation), so that building a Mapper from unchanged
-// rules compiles nothing. A rule's spec must not change without its generation changing, as the
-// API server guarantees. The zero value is ready to use; it is safe for concurrent use.
+// Cache keeps compiled rules keyed by (UID, generation), so that building a Mapper from unchanged
+// rules compiles nothing. A rule's spec must not change without its generation or UID changing, as
+// the API server guarantees (a re-created object gets a new UID and starts at generation 1 again). The zero value is ready to use; it is safe for concurrent use.
 type Cache struct {
 	mu      sync.Mutex
 	rules   map[string]cachedRule
@@ -19,12 +19,13 @@ type Cache struct {
 }
 
 type cachedRule struct {
+	uid        string
 	generation int64
 	rule       *compiledRule
 	errs       []error
 }
 
-// Get returns the Mapper for rules, compiling only rules not seen at their generation. Compile
+// Get returns the Mapper for rules, compiling only rules not seen at their UID and generation. Compile
 // errors are cached as well and returned joined, as by Compile.
 func (c *Cache) Get(rules []NamedRule) (*Mapper, error) {
 	if len(rules) == 0 {
@@ -44,12 +45,12 @@ func (c *Cache) Get(rules []NamedRule) (*Mapper, error) {
 	var errs []error
 	for _, r := range rules {
 		e, ok := c.rules[r.Name]
-		if !ok || e.generation != r.Generation {
+		if !ok || e.uid != r.UID || e.generation != r.Generation {
 			cr, rerrs := compileRule(r)
 			c.compiles++
-			e = cachedRule{generation: r.Generation, rule: cr, errs: rerrs}
+			e = cachedRule{uid: r.UID, generation: r.Generation, rule: cr, errs: rerrs}
 			if ok {
-				// Mappers built from the old generation are stale.
+				// Mappers built from the old rule are stale.
 				clear(c.mappers)
 			}
 			c.rules[r.Name] = e
@@ -78,12 +79,12 @@ func (c *Cache) Delete(name string) {
 	}
 }
 
-// mapperKey identifies a rule set by its names and generations in the given order (the Mapper sorts
+// mapperKey identifies a rule set by its names, UIDs and generations in the given order (the Mapper sorts
 // rules itself, so a different order only costs a cheap rebuild).
 func mapperKey(rules []NamedRule) string {
 	var b strings.Builder
 	for _, r := range rules {
-		fmt.Fprintf(&b, "%q/%d,", r.Name, r.Generation)
+		fmt.Fprintf(&b, "%q/%q/%d,", r.Name, r.UID, r.Generation)
 	}
 	return b.String()
 }

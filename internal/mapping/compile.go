@@ -25,9 +25,12 @@ const CostLimit = 1_000_000
 // interruptCheckFrequency is how many comprehension iterations pass between cancellation checks.
 const interruptCheckFrequency = 100
 
-// NamedRule is a MappingRule's spec with the identity the compile cache is keyed by.
+// NamedRule is a MappingRule's spec with the identity the compile cache is keyed by: UID and
+// generation. A rule deleted and created again under the same name starts at generation 1 again,
+// so only its UID tells the two apart.
 type NamedRule struct {
 	Name       string
+	UID        string
 	Generation int64
 	Spec       v1alpha1.MappingRuleSpec
 }

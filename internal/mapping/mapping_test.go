@@ -380,6 +380,27 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// A MappingRule deleted and created again under its name starts at generation 1 again: only the UID
+// tells the new rule from the old, and the new one must be used at once.
+func TestCacheRecreatedRuleSameGeneration(t *testing.T) {
+	var c Cache
+	old := baseRule()
+	old.UID = "uid-old"
+	if _, err := c.Get([]NamedRule{old}); err != nil {
+		t.Fatal(err)
+	}
+	recreated := baseRule()
+	recreated.UID = "uid-new"
+	recreated.Spec.Fields[4].Default = ptr("Guest")
+	m, err := c.Get([]NamedRule{recreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Map(alice()).User.Role; got != "Guest" || c.compiles != 2 {
+		t.Errorf("re-created rule (same name and generation, new UID): role %q after %d compiles, want Guest after 2", got, c.compiles)
+	}
+}
+
 func TestCacheConcurrent(t *testing.T) {
 	var c Cache
 	done := make(chan *Mapper)
