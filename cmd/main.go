@@ -44,7 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch; empty watches all namespaces. With a list, namespaced Roles in those namespaces suffice.")
 	fs.BoolVar(&f.enableWebhooks, "enable-webhooks", false,
-		"Serve the MappingRule validating webhook on :9443 (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
+		"Serve the validating webhooks on :9443: MappingRule CEL, SyncTarget ownership, warnings on deleting a DirectorySource or MappingRule in use (certificates in /tmp/k8s-webhook-server/serving-certs; see config/with-webhook).")
 	fs.IntVar(&m.Options.MaxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets (and DirectorySource probes) may run at once.")
 	fs.DurationVar(&m.Options.RunTimeout, "max-run-duration", 30*time.Minute,
 		"Cap of one sync run's deadline; a run's deadline is its SyncTarget's interval, at least 2m, at most this.")
@@ -83,6 +83,10 @@ func runManager(args []string) int {
 			return 1
 		}
 		if err := webhookv1alpha1.SetupSyncTargetWebhook(mgr); err != nil {
+			log.Error(err, "setting up webhooks")
+			return 1
+		}
+		if err := webhookv1alpha1.SetupDirectorySourceWebhook(mgr); err != nil {
 			log.Error(err, "setting up webhooks")
 			return 1
 		}

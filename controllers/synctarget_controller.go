@@ -13,11 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -170,13 +172,19 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	// The DirectorySource and MappingRules must exist and be valid.
 	var ds v1.DirectorySource
 	if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: st.Spec.SourceRef.Name}, &ds); err != nil {
-		return notReady(v1.ReasonSourceNotReady, fmt.Sprintf("DirectorySource %q: %v", st.Spec.SourceRef.Name, err), apierrors.IsNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return notReady(v1.ReasonSourceNotReady, fmt.Sprintf("DirectorySource %q not found: nothing is read or written until it exists or spec.sourceRef names another", st.Spec.SourceRef.Name), true)
+		}
+		return notReady(v1.ReasonSourceNotReady, fmt.Sprintf("DirectorySource %q: %v", st.Spec.SourceRef.Name, err), false)
 	}
 	rules := make([]mapping.NamedRule, 0, len(st.Spec.MappingRefs))
 	for _, ref := range st.Spec.MappingRefs {
 		var mr v1.MappingRule
 		if err := r.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, &mr); err != nil {
-			return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q: %v", ref.Name, err), apierrors.IsNotFound(err))
+			if apierrors.IsNotFound(err) {
+				return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q not found: nothing is read or written until it exists or spec.mappingRefs no longer names it", ref.Name), true)
+			}
+			return notReady(v1.ReasonMappingNotReady, fmt.Sprintf("MappingRule %q: %v", ref.Name, err), false)
 		}
 		// The compile cache is shared by all namespaces, so rules are keyed by namespace/name.
 		rules = append(rules, mapping.NamedRule{Name: mr.Namespace + "/" + mr.Name, UID: string(mr.UID), Generation: mr.Generation, Spec: mr.Spec})
@@ -565,8 +573,8 @@ func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.SyncTarget{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&v1.DirectorySource{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetSource)), specChanged).
-		Watches(&v1.MappingRule{}, handler.EnqueueRequestsFromMapFunc(r.targetsBy(indexTargetMappings)), specChanged).
+		Watches(&v1.DirectorySource{}, r.referenceHandler(indexTargetSource), specChanged).
+		Watches(&v1.MappingRule{}, r.referenceHandler(indexTargetMappings), specChanged).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetSecrets, indexSourceSecrets))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.targetsByReference(indexTargetConfigMaps, indexSourceConfigMaps))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
@@ -578,6 +586,49 @@ func (r *SyncTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *SyncTargetReconciler) targetsBy(index string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		return r.listTargets(ctx, o.GetNamespace(), index, o.GetName())
+	}
+}
+
+// referenceHandler triggers a run of the SyncTargets whose index holds a DirectorySource's or
+// MappingRule's name when it is created, changed or deleted. On deletion it also tells each of them
+// with a Warning event; their conditions follow from that run at once, not at the next interval.
+func (r *SyncTargetReconciler) referenceHandler(index string) handler.EventHandler {
+	enqueue := handler.EnqueueRequestsFromMapFunc(r.targetsBy(index))
+	return handler.Funcs{
+		CreateFunc:  enqueue.Create,
+		UpdateFunc:  enqueue.Update,
+		GenericFunc: enqueue.Generic,
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.warnDeleted(ctx, e.Object, index)
+			enqueue.Delete(ctx, e, q)
+		},
+	}
+}
+
+// warnDeleted records a Warning event on every SyncTarget (not itself being deleted) that uses the
+// deleted DirectorySource or MappingRule, and drops a deleted rule from the compile cache.
+func (r *SyncTargetReconciler) warnDeleted(ctx context.Context, o client.Object, index string) {
+	var reason, msg string
+	switch o.(type) {
+	case *v1.DirectorySource:
+		reason = v1.ReasonSourceNotReady
+		msg = fmt.Sprintf("DirectorySource %q was deleted: this SyncTarget stops syncing (nothing is read or written, nobody is offboarded) until it is created again or spec.sourceRef names another", o.GetName())
+	case *v1.MappingRule:
+		r.Mappers.Delete(o.GetNamespace() + "/" + o.GetName())
+		reason = v1.ReasonMappingNotReady
+		msg = fmt.Sprintf("MappingRule %q was deleted: this SyncTarget stops syncing (nothing is read or written, nobody is offboarded) until it is created again or removed from spec.mappingRefs", o.GetName())
+	default:
+		return
+	}
+	var list v1.SyncTargetList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing the SyncTargets that use a deleted object", "object", client.ObjectKeyFromObject(o))
+		return
+	}
+	for i := range list.Items {
+		if st := &list.Items[i]; st.DeletionTimestamp.IsZero() {
+			r.Recorder.Eventf(st, o, corev1.EventTypeWarning, reason, "Sync", "%s", msg)
+		}
 	}
 }
 

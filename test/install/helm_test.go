@@ -133,7 +133,8 @@ func TestHelmTemplateMatchesGeneratedRBACAndWebhook(t *testing.T) {
 	}
 	for i, g := range genWebhook.Webhooks {
 		c := chartWebhook.Webhooks[i]
-		if c.Name != g.Name || !reflect.DeepEqual(c.Rules, g.Rules) || *c.ClientConfig.Service.Path != *g.ClientConfig.Service.Path {
+		if c.Name != g.Name || !reflect.DeepEqual(c.Rules, g.Rules) || *c.ClientConfig.Service.Path != *g.ClientConfig.Service.Path ||
+			!reflect.DeepEqual(c.FailurePolicy, g.FailurePolicy) || !reflect.DeepEqual(c.TimeoutSeconds, g.TimeoutSeconds) {
 			t.Errorf("chart webhook %s differs from the generated one", c.Name)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
@@ -17,13 +18,19 @@ import (
 )
 
 // +kubebuilder:webhook:path=/validate-sync-directorysync-io-v1alpha1-mappingrule,mutating=false,failurePolicy=fail,sideEffects=None,groups=sync.directorysync.io,resources=mappingrules,verbs=create;update,versions=v1alpha1,name=vmappingrule-v1alpha1.directorysync.io,admissionReviewVersions=v1
+// Deletions are a second webhook on the same path with failurePolicy Ignore: it only warns, so an
+// operator that is down must not stand in the way of a deletion.
+// +kubebuilder:webhook:path=/validate-sync-directorysync-io-v1alpha1-mappingrule,mutating=false,failurePolicy=ignore,sideEffects=None,groups=sync.directorysync.io,resources=mappingrules,verbs=delete,versions=v1alpha1,name=vmappingrule-delete-v1alpha1.directorysync.io,admissionReviewVersions=v1,timeoutSeconds=5
 
-// MappingRuleValidator rejects MappingRules whose expressions do not compile.
-type MappingRuleValidator struct{}
+// MappingRuleValidator rejects MappingRules whose expressions do not compile, and warns when a rule
+// that SyncTargets use is deleted.
+type MappingRuleValidator struct {
+	Reader client.Reader
+}
 
 // SetupMappingRuleWebhook registers the validator with the manager's webhook server.
 func SetupMappingRuleWebhook(mgr ctrl.Manager) error {
-	return ctrl.NewWebhookManagedBy(mgr, &v1.MappingRule{}).WithValidator(MappingRuleValidator{}).Complete()
+	return ctrl.NewWebhookManagedBy(mgr, &v1.MappingRule{}).WithValidator(MappingRuleValidator{Reader: mgr.GetClient()}).Complete()
 }
 
 // ValidateCreate compiles the rule.
@@ -36,9 +43,9 @@ func (MappingRuleValidator) ValidateUpdate(_ context.Context, _, rule *v1.Mappin
 	return nil, Validate(rule)
 }
 
-// ValidateDelete allows every deletion.
-func (MappingRuleValidator) ValidateDelete(context.Context, *v1.MappingRule) (admission.Warnings, error) {
-	return nil, nil
+// ValidateDelete allows the deletion and warns about the SyncTargets that use the rule.
+func (v MappingRuleValidator) ValidateDelete(ctx context.Context, rule *v1.MappingRule) (admission.Warnings, error) {
+	return inUseWarnings(ctx, v.Reader, "MappingRule", rule.Namespace, rule.Name, func(s *v1.SyncTargetSpec) bool { return s.UsesMappingRule(rule.Name) }), nil
 }
 
 // Validate returns an Invalid API error listing every compile error of the rule, or nil.

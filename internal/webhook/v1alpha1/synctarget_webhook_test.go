@@ -2,21 +2,11 @@ package v1alpha1_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	webhookv1 "github.com/directory-sync/directory-sync-operator/internal/webhook/v1alpha1"
@@ -25,47 +15,8 @@ import (
 // Two SyncTargets on one app with overlapping prefixes would suspend each other's users: the
 // webhook, served by a manager against a real kube-apiserver, rejects the second at apply time.
 func TestSyncTargetWebhookRejectsOwnershipConflicts(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`")
-	}
-	root := filepath.Join("..", "..", "..")
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")}},
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1.AddToScheme(scheme)
-	wo := env.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir,
-		}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := webhookv1.SetupSyncTargetWebhook(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	waitForTLS(t, fmt.Sprintf("%s:%d", wo.LocalServingHost, wo.LocalServingPort))
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-
-	c := mgr.GetClient()
+	ctx := context.Background()
+	c := k8s
 	target := func(name, url, prefix string) *v1.SyncTarget {
 		return &v1.SyncTarget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1.SyncTargetSpec{
 			SourceRef: v1.LocalObjectReference{Name: "src"}, MappingRefs: []v1.LocalObjectReference{{Name: "rules"}},
@@ -103,17 +54,6 @@ func TestSyncTargetWebhookRejectsOwnershipConflicts(t *testing.T) {
 	other.Spec.SCIM.URL = "https://app.example.com/scim/v2"
 	if err := c.Update(ctx, other); err == nil || !strings.Contains(err.Error(), "OwnershipConflict") {
 		t.Errorf("want an update onto the same app rejected, got %v", err)
-	}
-}
-
-func eventuallyTrue(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
