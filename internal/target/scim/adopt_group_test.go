@@ -1,9 +1,11 @@
 package scim
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
@@ -210,4 +212,46 @@ func TestSyncAdoptsGroupsEndToEnd(t *testing.T) {
 			t.Fatalf("not converged: %s %v", res.Plan, res.Failures)
 		}
 	})
+}
+
+// raceTransport runs before, once, ahead of the first PATCH it carries: someone else's write lands
+// between the client's read and its write.
+type raceTransport struct {
+	next   http.RoundTripper
+	before func()
+	done   bool
+}
+
+func (r *raceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPatch && !r.done {
+		r.done = true
+		r.before()
+	}
+	return r.next.RoundTrip(req)
+}
+
+// Another tool gives the group an externalId between AdoptGroup's read and its write: the target's
+// ETag refuses the stale write (412), the group is read again, and it is not taken over.
+func TestAdoptGroupLosesARaceSafely(t *testing.T) {
+	ctx, other := strictSetup(t, strictscim.Options{ETag: true}, Options{})
+	g, err := other.CreateGroup(ctx, &Group{DisplayName: "Ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &raceTransport{next: http.DefaultTransport, before: func() {
+		if err := other.PatchGroup(ctx, g.ID, []PatchOp{{Op: "replace", Path: "externalId", Value: "other-tool:Ops"}}); err != nil {
+			t.Errorf("the other tool's write: %v", err)
+		}
+	}}
+	c, err := New(strict.URL(), Options{Token: token, HTTPClient: &http.Client{Transport: rt, Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = NewTarget(c).AdoptGroup(ctx, g.ID, "ds:group:Ops")
+	if !rt.done || target.AsConflict(err) == nil || !strings.Contains(err.Error(), "other-tool:Ops") {
+		t.Fatalf("AdoptGroup after losing the race: %v (raced %v)", err, rt.done)
+	}
+	if got, err := other.GetGroup(ctx, g.ID); err != nil || got.ExternalID != "other-tool:Ops" {
+		t.Fatalf("group %+v %v: the other tool's externalId was overwritten", got, err)
+	}
 }
