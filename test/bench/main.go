@@ -141,6 +141,8 @@ type bench struct {
 	start time.Time
 	// machine describes where the bench ran, taken at the start (load average included).
 	machine string
+	// ran and skipped name the sections, for the report.
+	ran, skipped []string
 }
 
 func newBench(scale float64) *bench {
@@ -167,8 +169,10 @@ func (b *bench) runSections(ctx context.Context, only, skip []string) bool {
 	failed := false
 	for _, s := range sections {
 		if (len(only) > 0 && !slices.Contains(only, s.name)) || slices.Contains(skip, s.name) {
+			b.skipped = append(b.skipped, s.name)
 			continue
 		}
+		b.ran = append(b.ran, s.name)
 		fmt.Fprintf(progress, "== %s\n", s.name)
 		if err := s.run(b, ctx); err != nil {
 			b.add(s.name, "run", "—", "error: "+firstLine(err.Error()))
@@ -220,6 +224,10 @@ func (b *bench) report() string {
 	fmt.Fprintf(&w, "%s Whole bench: %s", b.machine, seconds(time.Since(b.start)))
 	if b.scale != 1 {
 		fmt.Fprintf(&w, ", data sizes scaled by %g (-scale)", b.scale)
+	}
+	fmt.Fprintf(&w, ". Sections: %s", strings.Join(b.ran, ", "))
+	if len(b.skipped) > 0 {
+		fmt.Fprintf(&w, " (not run: %s)", strings.Join(b.skipped, ", "))
 	}
 	fmt.Fprintf(&w, ".\n\n")
 	fmt.Fprintf(&w, "| Scenario | Measure | Result | Floor (same run) | Ratio | Goal |\n|---|---|---|---|---|---|\n")
