@@ -50,13 +50,14 @@ type Target struct {
 	// unmanaged), to name the attribute of a 409.
 	takenUserName, takenEmail map[string]string
 	// groupsCache is the group listing ListUsers made, handed once to ListGroups.
-	groupsCache []Group
-	groupsKnown bool                       // a group listing was made: groupByExt is complete
-	groupByExt  map[string]string          // externalId -> group id
-	members     map[string]map[string]bool // group id -> member ids, as listed and written
-	duplicates  []model.Problem            // owned groups listed more than once
-	relistMu    sync.Mutex                 // one fresh listing at a time
-	relists     int                        // fresh listings made after ambiguous failures
+	groupsCache  []Group
+	groupsCached bool                       // groupsCache holds a listing not yet handed out (it may be empty)
+	groupsKnown  bool                       // a group listing was made: groupByExt is complete
+	groupByExt   map[string]string          // externalId -> group id
+	members      map[string]map[string]bool // group id -> member ids, as listed and written
+	duplicates   []model.Problem            // owned groups listed more than once
+	relistMu     sync.Mutex                 // one fresh listing at a time
+	relists      int                        // fresh listings made after ambiguous failures
 
 	// Managed attribute paths beyond the named fields (UseFields), and the typed entries
 	// (emails[type eq "work"]) listed users lack: an update adds those and replaces the others in place.
@@ -170,7 +171,7 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 	t.learnUsers(users, true)
 	t.learnGroups(groups)
 	t.mu.Lock()
-	t.groupsCache = groups
+	t.groupsCache, t.groupsCached = groups, true
 	t.mu.Unlock()
 
 	extByID := make(map[string]string, len(users))
@@ -314,8 +315,8 @@ func (t *Target) ListProblems() []model.Problem {
 // it answers from that listing instead of listing /Groups a second time.
 func (t *Target) ListGroups(ctx context.Context) ([]model.Group, error) {
 	t.mu.Lock()
-	groups, cached := t.groupsCache, t.groupsCache != nil
-	t.groupsCache = nil
+	groups, cached := t.groupsCache, t.groupsCached
+	t.groupsCache, t.groupsCached = nil, false
 	t.mu.Unlock()
 	if !cached {
 		var err error

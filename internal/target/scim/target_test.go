@@ -176,6 +176,25 @@ func TestGroupsListedOnce(t *testing.T) {
 	})
 }
 
+// A target without any group is listed once too: the empty listing is the answer.
+func TestNoGroupsListedOnce(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv testServer) {
+		ctx, c := setup(t, srv, Options{})
+		tg := NewTarget(c)
+		if _, err := tg.ListUsers(ctx); err != nil {
+			t.Fatal(err)
+		}
+		resetCounts(t, srv, ctx)
+		groups, err := tg.ListGroups(ctx)
+		if err != nil || len(groups) != 0 {
+			t.Fatalf("groups %v, %v", groups, err)
+		}
+		if got := counts(t, srv, ctx)[http.MethodGet]; got != 0 {
+			t.Errorf("ListGroups after ListUsers of a target without groups made %d GETs, want 0", got)
+		}
+	})
+}
+
 // A POST whose response is lost (the user was created, the client saw a 500) is retried; the 409
 // that follows finds the own user: one user, no error. Without retries, the fresh listing finds it.
 func TestLostCreateResponse(t *testing.T) {
