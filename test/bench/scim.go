@@ -45,6 +45,7 @@ func init() {
 var (
 	scimUsers  = flag.Int("scim-users", 2_000, "users of the SCIM initial-sync and in-sync figures, before -scale (0 skips them)")
 	scimRounds = flag.Int("scim-rounds", 2, "measured runs per SCIM figure and its floor (the fastest counts), after a warm-up run")
+	scimOn     = flag.String("scim-servers", "scimmy,strict", "SCIM servers to measure: scimmy (SCIMMY, node), strict (elimity-com/scim, in process)")
 )
 
 // scimConcurrency is the operator's default maxConcurrency, and the floor's worker count.
@@ -72,9 +73,12 @@ func (b *bench) scimRows(ctx context.Context, n, rounds int) error {
 	}
 	rounds = max(rounds, 1)
 	var servers []scimServer
-	if err := scimserver.Available(); err != nil {
+	on := splitList(*scimOn)
+	switch err := scimserver.Available(); {
+	case !slices.Contains(on, "scimmy"):
+	case err != nil:
 		b.add(s+", SCIMMY", "initial sync", "—", "skipped: "+err.Error())
-	} else {
+	default:
 		fmt.Fprintln(progress, "starting SCIMMY ...")
 		start, cancel := context.WithTimeout(ctx, 30*time.Second)
 		srv, err := scimserver.Start(start, scimserver.Options{Token: scimToken})
@@ -87,10 +91,11 @@ func (b *bench) scimRows(ctx context.Context, n, rounds int) error {
 				zero: srv.ResetRequestCounts, stop: srv.Stop})
 		}
 	}
-	strict, err := strictscim.Start(strictscim.Options{Token: scimToken})
-	if err != nil {
-		b.add(s+", strict server", "initial sync", "—", "error: "+err.Error())
-	} else {
+	if slices.Contains(on, "strict") {
+		strict, err := strictscim.Start(strictscim.Options{Token: scimToken})
+		if err != nil {
+			return fmt.Errorf("strict server: %w", err)
+		}
 		defer strict.Stop()
 		servers = append(servers, scimServer{name: "strict server (elimity-com/scim)", url: strict.URL(), reset: strict.Reset,
 			counts: strict.RequestCounts, zero: strict.ResetRequestCounts, stop: strict.Stop})
