@@ -279,3 +279,15 @@ func TestCheckFields(t *testing.T) {
 		}
 	})
 }
+
+func TestApplyOp(t *testing.T) {
+	res := map[string]any{"userName": "u", "nickName": "keep", "name": map[string]any{"givenName": "g", "familyName": "f"}}
+	applyOp(res, PatchOp{Op: "replace", Path: "name.givenName", Value: "G"})
+	applyOp(res, PatchOp{Op: "remove", Path: "name.familyName"})
+	applyOp(res, PatchOp{Op: "replace", Path: enterprisePrefix + "manager", Value: Manager{Value: "m"}})
+	b, _ := json.Marshal(res)
+	want := `{"name":{"givenName":"G"},"nickName":"keep","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"m"}},"userName":"u"}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}

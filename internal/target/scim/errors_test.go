@@ -101,3 +101,16 @@ func TestTransportErrorsNeverQuoteTheTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorTrimsBody(t *testing.T) {
+	resp := &http.Response{StatusCode: 502, Header: http.Header{}}
+	e := newError("GET", "/Users", resp, []byte(strings.Repeat("x", 5000)))
+	if len(e.Detail) > maxErrorBody+len("…") || !e.retryable() {
+		t.Errorf("detail length %d, retryable %v", len(e.Detail), e.retryable())
+	}
+	e = newError("POST", "/Users", &http.Response{StatusCode: 409, Header: http.Header{}},
+		[]byte(`{"status":"409","scimType":"uniqueness","detail":"taken"}`))
+	if !IsConflict(e) || e.ScimType != "uniqueness" || e.Detail != "taken" {
+		t.Errorf("got %+v", e)
+	}
+}
