@@ -49,19 +49,6 @@ var progress io.Writer = os.Stderr
 // register adds a section; call it from an init function.
 func register(s section) { sections = append(sections, s) }
 
-func init() {
-	register(section{name: "groups", order: 40, run: func(b *bench, ctx context.Context) error {
-		b.groupModes(ctx, b.size(*groupUsers), *groupCount, *onDC)
-		return nil
-	}})
-}
-
-var (
-	groupUsers = flag.Int("group-users", 20_000, "users of the group-resolution figures, before -scale (0 skips them)")
-	groupCount = flag.Int("group-count", 500, "nested groups of the group-resolution figures")
-	onDC       = flag.Bool("ad", true, "also measure group resolution on a Samba AD DC (needs root; the first run provisions it)")
-)
-
 func main() {
 	scale := flag.String("scale", "full", `size of the data sets: "full" (the figures of RESULTS.md), "small" (1/100, for a quick check) or a factor`)
 	only := flag.String("only", "", "comma-separated sections to run (default all: "+strings.Join(sectionNames(), ",")+")")

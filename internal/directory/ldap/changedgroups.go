@@ -33,7 +33,8 @@ import (
 type rereadPlan struct {
 	// people are the entries of the people read again (user filter and attributes).
 	people []*ldap.Entry
-	// groupMark is the latest Incremental.Attribute value of the changed groups under GroupBaseDN.
+	// groupMark is the latest Incremental.Attribute value of the changed groups under GroupBaseDN,
+	// searched before the people; a modifyTimestamp mark moves past it.
 	groupMark string
 }
 
@@ -147,11 +148,16 @@ func (s *Source) newRereader(ctx context.Context, c *conn, base *model.Snapshot)
 	if err != nil {
 		return nil, err
 	}
+	keys := map[string]string{} // GroupDNs value -> normDN: a few distinct groups, met once per member
 	for i, rec := range base.Records {
 		for _, g := range rec.GroupDNs {
-			k := normDN(g)
+			k, ok := keys[g]
+			if !ok {
+				k = normDN(g)
+				keys[g] = k
+				r.groupDN[k] = g
+			}
 			r.byGroup[k] = append(r.byGroup[k], i)
-			r.groupDN[k] = g
 		}
 	}
 	return r, nil

@@ -1,6 +1,16 @@
 package ldap
 
-import "testing"
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
+)
 
 // A member outside baseDN or scope is never read as a person of the source.
 func TestInUserScope(t *testing.T) {
@@ -26,5 +36,77 @@ func TestInUserScope(t *testing.T) {
 		if got := s.inUserScope(tc.dn); got != tc.want {
 			t.Errorf("scope %s, %q: %v, want %v", tc.scope, tc.dn, got, tc.want)
 		}
+	}
+}
+
+// TestIncrementalReadsReresolveChangedGroupsOnSlapd: with modifyTimestamp marks on OpenLDAP, a
+// membership change (direct or nested, added or removed) is re-resolved by a delta, and the
+// merged snapshot has exactly the groups of a full read, in both modes OpenLDAP supports.
+func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
+	for _, mode := range []string{GroupsRecursive, GroupsMemberOf} {
+		t.Run(mode, func(t *testing.T) {
+			s := ownServer(t, 60)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := seedConfig(s)
+			cfg.Groups.Mode = mode
+			cfg.Incremental.Attribute = "modifyTimestamp"
+			var lastDelta *model.Snapshot
+			inc := &directory.Incremental{FullEvery: time.Hour, Open: func(_ context.Context, mark string) (directory.Source, error) {
+				c := cfg
+				c.Incremental.Since = mark
+				src, err := New(c)
+				if err != nil {
+					return nil, err
+				}
+				return deltaFunc(func(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
+					snap, err := src.ReadDelta(ctx, base)
+					lastDelta = snap
+					return snap, err
+				}), nil
+			}}
+			groupsOf := func(snap *model.Snapshot) map[string][]string {
+				m := map[string][]string{}
+				for _, r := range snap.Records {
+					m[r.First("uid")] = r.Groups
+				}
+				return m
+			}
+			// A first change moves the mark past the seed's timestamp, shared by every entry.
+			if err := s.MoveDepartment(ctx, "user00040", "999"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := inc.Read(ctx); err != nil {
+				t.Fatal(err)
+			}
+			step := func(what string, change func() error) {
+				t.Helper()
+				time.Sleep(1100 * time.Millisecond) // modifyTimestamp counts seconds
+				if err := change(); err != nil {
+					t.Fatal(err)
+				}
+				merged, err := inc.Read(ctx)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if lastDelta.Complete || len(lastDelta.Records) > 20 {
+					t.Errorf("%s: read %d records (complete %v), want a small delta", what, len(lastDelta.Records), lastDelta.Complete)
+				}
+				if got, want := groupsOf(merged), groupsOf(mustRead(t, cfg)); !maps.EqualFunc(got, want, slices.Equal) {
+					for uid := range want {
+						if !slices.Equal(got[uid], want[uid]) {
+							t.Errorf("%s: %s has groups %v, a full read %v", what, uid, got[uid], want[uid])
+						}
+					}
+				}
+			}
+			step("add a member", func() error { return s.AddGroupMember(ctx, slapd.GroupPlatform, slapd.UserDN("user00003")) })
+			step("remove a member", func() error { return s.RemoveGroupMember(ctx, slapd.GroupPlatform, slapd.UserDN("user00050")) })
+			step("remove a nested group", func() error {
+				return s.RemoveGroupMember(ctx, slapd.GroupEngineering, slapd.GroupDN(slapd.GroupPlatform))
+			})
+			step("nest it elsewhere", func() error { return s.AddGroupMember(ctx, slapd.GroupSales, slapd.GroupDN(slapd.GroupPlatform)) })
+			step("nothing", func() error { return nil })
+		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 type group struct {
 	dn   string
 	name string
+	key  string // normDN(dn), computed once: setGroups meets each group once per member
 }
 
 // entryExtra is what group and manager resolution need from a user entry besides its record.
@@ -63,18 +64,25 @@ func (s *Source) resolveGroups(ctx context.Context, c *conn, recs []model.Record
 // resolveMemberOf names the groups of each record's memberOf values (direct memberships).
 func (s *Source) resolveMemberOf(ctx context.Context, c *conn, recs []model.Record, extras []entryExtra) ([][]*group, error) {
 	memberships := make([][]*group, len(recs))
-	names := map[string]string{}
+	byKey := map[string]*group{}
+	keys := map[string]string{} // memberOf value -> normDN
 	for i := range recs {
 		for _, dn := range extras[i].memberOf {
-			key := normDN(dn)
-			if _, ok := names[key]; !ok {
+			key, ok := keys[dn]
+			if !ok {
+				key = normDN(dn)
+				keys[dn] = key
+			}
+			g := byKey[key]
+			if g == nil {
 				name, err := s.groupName(ctx, c, dn)
 				if err != nil {
 					return nil, err
 				}
-				names[key] = name
+				g = &group{dn: dn, name: name, key: key}
+				byKey[key] = g
 			}
-			memberships[i] = append(memberships[i], &group{dn: dn, name: names[key]})
+			memberships[i] = append(memberships[i], g)
 		}
 	}
 	return memberships, nil
@@ -123,7 +131,7 @@ func (s *Source) newGroup(e *ldap.Entry) *group {
 	if name == "" {
 		name = e.DN
 	}
-	return &group{dn: e.DN, name: name}
+	return &group{dn: e.DN, name: name, key: normDN(e.DN)}
 }
 
 // resolveInChain resolves nested memberships the Active Directory way, at a cost that follows the
@@ -337,7 +345,7 @@ func setGroups(rec *model.Record, gs []*group) {
 	rec.Groups, rec.GroupDNs = nil, nil
 	seen := map[string]bool{}
 	for _, g := range gs {
-		if key := normDN(g.dn); !seen[key] {
+		if key := g.key; !seen[key] {
 			seen[key] = true
 			rec.Groups = append(rec.Groups, g.name)
 			rec.GroupDNs = append(rec.GroupDNs, g.dn)

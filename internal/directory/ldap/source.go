@@ -426,7 +426,7 @@ func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapsho
 			}
 		}
 		if reread.groupMark != "" && !fromDC && s.cfg.Incremental.Attribute != "" && laterMark(reread.groupMark, snap.HighWater) {
-			snap.HighWater = reread.groupMark // the changed groups are not changed again next time
+			snap.HighWater = reread.groupMark // searched before the people: a later change has a later value
 		}
 	}
 	if err != nil {
