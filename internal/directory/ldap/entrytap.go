@@ -16,7 +16,7 @@ import (
 // attributes, and most of a paged read's CPU time goes to that and to the garbage collector
 // (make bench, section c). The LDAP connection therefore reads through an entryTap: a net.Conn
 // that frames the LDAP messages of the byte stream and, while a user search has a sink attached,
-// decodes its SearchResultEntry messages into entries (three allocations per entry) instead of
+// decodes its SearchResultEntry messages into entries (four allocations per entry) instead of
 // passing them to go-ldap. Everything else, and every entry whose encoding the strict decoder below
 // does not accept (controls, constructed strings, unusual lengths), goes to go-ldap as before, so
 // go-ldap still decides results, errors, referrals, paging cookies and malformed input.
@@ -42,8 +42,9 @@ type entryTap struct {
 func newEntryTap(c net.Conn) *entryTap { return &entryTap{Conn: c, names: map[string]string{}} }
 
 // entrySink receives the entries of one search request. go-ldap's Search returns when the
-// request's SearchResultDone has passed the tap, so by then every entry before it is here; close
-// makes later deliveries (an abandoned request) pass to go-ldap, which drops them.
+// request's SearchResultDone has passed the tap, so by then every entry before it is here; once the
+// Done has passed or the sink is detached, later entries (of an abandoned request) go to go-ldap,
+// which drops them as it always did.
 type entrySink struct {
 	// id is the message ID of the request, read from go-ldap's write of it (-1 until then): only
 	// the entries answering it are taken, as go-ldap's Search takes only those.
@@ -210,7 +211,9 @@ func (t *entryTap) fill(size int) error {
 // messages: asn1-ber reads a message by its elements, and a message whose elements overrun its
 // length makes go-ldap read into the next one (and fail). So while a sink is attached, a message
 // left to go-ldap is first parsed with asn1-ber as go-ldap will; if it does not parse, the tap stops
-// taking entries for good and go-ldap gets the stream exactly as it came.
+// taking entries for good and go-ldap gets the stream exactly as it came. (Messages passed while no
+// sink is attached are not parsed twice: go-ldap agrees with the tap on every message boundary until
+// a message it cannot parse, which ends the connection.)
 func (t *entryTap) handle(msg []byte) {
 	s := t.sink.Load()
 	if s == nil {
