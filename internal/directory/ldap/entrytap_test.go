@@ -73,20 +73,22 @@ func doneMessage(code int64) []byte {
 	return resultMessage(searchID, ldap.ApplicationSearchResultDone, code, "")
 }
 
-// serve answers the first request on server with stream, written in chunks of chunk bytes (0: one
-// write per message), then closes the connection.
+// serve answers the first request on server with stream, then closes the connection. With chunk
+// > 0 the first 512 bytes of each message (its headers and first values) are written in chunks of
+// chunk bytes, the rest at once; else each message is one write.
 func serve(server net.Conn, stream [][]byte, chunk int) {
 	defer server.Close()
-	_ = server.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = server.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := ber.ReadPacket(server); err != nil {
 		return
 	}
 	for _, msg := range stream {
-		for len(msg) > 0 {
+		for written := 0; len(msg) > 0; {
 			n := len(msg)
-			if chunk > 0 {
+			if chunk > 0 && written < 512 {
 				n = min(n, chunk)
 			}
+			written += n
 			if _, err := server.Write(msg[:n]); err != nil {
 				return
 			}
@@ -108,7 +110,7 @@ func searchThrough(t testing.TB, stream [][]byte, tapped bool, chunk int) ([]ent
 	}
 	lc := ldap.NewConn(conn, false)
 	lc.Start()
-	lc.SetTimeout(5 * time.Second)
+	lc.SetTimeout(30 * time.Second)
 	defer lc.Close()
 	var detach func([]*ldap.Entry, bool, func(*entry))
 	if tapped {
