@@ -79,14 +79,14 @@ func hrRecord(people ...[3]string) string {
 
 func employeeID(login string) string { return "E-" + login }
 
-func TestE2EHRRecordOverHTTP(t *testing.T) {
-	f := newFixture(t, "hr-http")
-	code := slapd.Departments[0]
-	people := [][3]string{{"ann", "Buyer", code}, {"bob", "Driver", code}, {"cyd", "Planner", code}}
+// applyHR serves people as an HR record over loopback HTTP (bearer token "token-1" in the Secret
+// "hr-token") and creates the DirectorySource "hr", the MappingRule "staff" and the SyncTarget "app"
+// reading it.
+func (f *fixture) applyHR(t *testing.T, people ...[3]string) *hrServer {
+	t.Helper()
 	hr := &hrServer{body: hrRecord(people...), token: "token-1"}
 	srv := httptest.NewServer(hr) // loopback only
 	t.Cleanup(srv.Close)
-
 	f.create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hr-token"}, StringData: map[string]string{"token": "token-1"}})
 	f.create(t, &v1.DirectorySource{
 		ObjectMeta: metav1.ObjectMeta{Name: "hr"},
@@ -99,6 +99,14 @@ func TestE2EHRRecordOverHTTP(t *testing.T) {
 	})
 	f.create(t, mappingRule("staff"))
 	f.create(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.SourceRef.Name = "hr" }))
+	return hr
+}
+
+func TestE2EHRRecordOverHTTP(t *testing.T) {
+	f := newFixture(t, "hr-http")
+	code := slapd.Departments[0]
+	people := [][3]string{{"ann", "Buyer", code}, {"bob", "Driver", code}, {"cyd", "Planner", code}}
+	hr := f.applyHR(t, people...)
 
 	eventually(t, waitSync, func() error {
 		users := f.users(t)

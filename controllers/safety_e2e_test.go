@@ -2,14 +2,11 @@ package controllers_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
@@ -72,21 +69,7 @@ func TestE2EUnmappableHRRowsHoldTheirUsers(t *testing.T) {
 	f := newFixture(t, "hr-held")
 	code := slapd.Departments[0]
 	people := [][3]string{{"ann", "Buyer", code}, {"bob", "Driver", code}, {"cyd", "Planner", code}}
-	hr := &hrServer{body: hrRecord(people...), token: "token-1"}
-	srv := httptest.NewServer(hr) // loopback only
-	t.Cleanup(srv.Close)
-	f.create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hr-token"}, StringData: map[string]string{"token": "token-1"}})
-	f.create(t, &v1.DirectorySource{
-		ObjectMeta: metav1.ObjectMeta{Name: "hr"},
-		Spec: v1.DirectorySourceSpec{
-			ProbeInterval: &metav1.Duration{Duration: time.Minute},
-			HR: &v1.HRSource{Format: "CSV", IDColumn: "employeeId", HTTP: &v1.HTTPRecordSource{
-				URL: srv.URL + "/staff.csv", BearerTokenSecretRef: &v1.SecretKeySelector{Name: "hr-token", Key: "token"},
-			}},
-		},
-	})
-	f.create(t, mappingRule("staff"))
-	f.create(t, syncTarget("app", f, func(s *v1.SyncTargetSpec) { s.SourceRef.Name = "hr" }))
+	hr := f.applyHR(t, people...)
 	eventually(t, waitSync, func() error {
 		for _, p := range people {
 			if u, ok := f.user(t, p[0]); !ok || !u.Active {
