@@ -2,7 +2,7 @@ package controllers_test
 
 // End-to-end suite: a real kube-apiserver and etcd (envtest) with the CRDs installed, the manager
 // running the three reconcilers, and per test a real OpenLDAP slapd and a real SCIMMY server, all on
-// loopback. The tests skip when one of these is not available on the machine.
+// loopback. The tests fail when one of these is not available on the machine.
 
 import (
 	"context"
@@ -33,8 +33,8 @@ import (
 var (
 	// k8s talks to the envtest API server directly (no cache), so reads see the latest writes.
 	k8s client.Client
-	// skipReason is set when the suite cannot run here; every e2e test then skips with it.
-	skipReason string
+	// unavailable says why the suite cannot run here; every e2e test then fails with it.
+	unavailable string
 	// clockOffset is added to the wall clock the reconcilers see (Options.Now); advanceClock moves
 	// it forward to pass a grace period.
 	clockOffset atomic.Int64
@@ -51,13 +51,13 @@ func TestMain(m *testing.M) {
 func runSuite(m *testing.M) int {
 	switch {
 	case os.Getenv("KUBEBUILDER_ASSETS") == "":
-		skipReason = "KUBEBUILDER_ASSETS is not set (run `make envtest` and point it at bin/k8s/<version>)"
+		unavailable = "KUBEBUILDER_ASSETS is not set (run `make envtest` and point it at bin/k8s/<version>)"
 	case !slapd.Available():
-		skipReason = slapd.InstallHint
+		unavailable = slapd.InstallHint
 	case scimserver.Available() != nil:
-		skipReason = "SCIM test server unavailable: " + scimserver.Available().Error()
+		unavailable = "SCIM test server unavailable: " + scimserver.Available().Error()
 	}
-	if skipReason != "" {
+	if unavailable != "" {
 		return m.Run()
 	}
 
@@ -123,11 +123,11 @@ func runSuite(m *testing.M) int {
 	return code
 }
 
-// requireSuite skips t when the suite's prerequisites are missing.
+// requireSuite fails t (a test whose real part cannot start fails, it never skips) when the suite's prerequisites are missing.
 func requireSuite(t *testing.T) {
 	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
+	if unavailable != "" {
+		t.Fatal(unavailable)
 	}
 }
 

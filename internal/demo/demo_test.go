@@ -15,13 +15,13 @@ import (
 // TestDemo runs the whole demo in-process and checks what it tells the reader.
 func TestDemo(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test` (it builds kube-apiserver and etcd into bin/k8s)")
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test` (it builds kube-apiserver and etcd into bin/k8s)")
 	}
 	if !slapd.Available() {
-		t.Skip(slapd.InstallHint)
+		t.Fatal(slapd.InstallHint)
 	}
 	if err := scimserver.Available(); err != nil {
-		t.Skipf("SCIM test server unavailable (%v): run `npm ci --prefix test/scim-server`", err)
+		t.Fatalf("SCIM test server unavailable (%v): run `npm ci --prefix test/scim-server`", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 func sharedServer(t *testing.T) *slapd.Server {
 	t.Helper()
 	if shared == nil {
-		t.Skip(slapd.InstallHint)
+		t.Fatal(slapd.InstallHint)
 	}
 	return shared
 }
@@ -54,7 +54,7 @@ func sharedServer(t *testing.T) *slapd.Server {
 func ownServer(t *testing.T, users int) *slapd.Server {
 	t.Helper()
 	if !slapd.Available() {
-		t.Skip(slapd.InstallHint)
+		t.Fatal(slapd.InstallHint)
 	}
 	s, err := slapd.Start(slapd.Options{Users: users})
 	if err != nil {

@@ -45,7 +45,7 @@ func TestSeedGroups(t *testing.T) {
 
 func TestServerLifecycle(t *testing.T) {
 	if !Available() {
-		t.Skip(InstallHint)
+		t.Fatal(InstallHint)
 	}
 	ctx := context.Background()
 	s, err := Start(Options{Users: 20})
