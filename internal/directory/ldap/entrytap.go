@@ -46,8 +46,9 @@ func newEntryTap(c net.Conn) *entryTap { return &entryTap{Conn: c, names: map[st
 // Done has passed or the sink is detached, later entries (of an abandoned request) go to go-ldap,
 // which drops them as it always did.
 type entrySink struct {
-	// id is the message ID of the request, read from go-ldap's write of it (-1 until then): only
-	// the entries answering it are taken, as go-ldap's Search takes only those.
+	// id is the message ID of the request, read from go-ldap's write of it (0 until then: go-ldap
+	// numbers requests from 1, and 0 is the ID of unsolicited notifications): only the entries
+	// answering it are taken, as go-ldap's Search takes only those.
 	id      atomic.Int64
 	mu      sync.Mutex
 	entries []entry
@@ -62,6 +63,13 @@ type passMark struct {
 	entry bool // go-ldap's Search reads it as an entry
 }
 
+// Tag numbers of the protocolOps go-ldap's Search tells apart (it compares the number only, whatever
+// the class or the form of the identifier).
+const (
+	opSearchEntry ber.Tag = 4
+	opSearchDone  ber.Tag = 5
+)
+
 func (s *entrySink) add(e entry) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,14 +80,14 @@ func (s *entrySink) add(e entry) bool {
 	return true
 }
 
-// pass logs a message of the request left to go-ldap; after its SearchResultDone, go-ldap's Search
-// has returned and the sink takes nothing more.
-func (s *entrySink) pass(op byte) {
+// pass logs a message of the request left to go-ldap, op being its protocolOp's tag number; after its
+// SearchResultDone, go-ldap's Search has returned and the sink takes nothing more.
+func (s *entrySink) pass(op ber.Tag) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
-		s.passed = append(s.passed, passMark{at: len(s.entries), entry: op&0x1f == tagSearchEntry&0x1f})
-		s.closed = op&0x1f == tagSearchDone&0x1f
+		s.passed = append(s.passed, passMark{at: len(s.entries), entry: op == opSearchEntry})
+		s.closed = op == opSearchDone
 	}
 }
 
@@ -91,7 +99,6 @@ func (s *entrySink) pass(op byte) {
 // have returned. One request at a time: the caller waits for its Search.
 func (t *entryTap) attach() (detach func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry))) {
 	s := &entrySink{}
-	s.id.Store(-1)
 	t.sink.Store(s)
 	return func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry)) {
 		t.sink.CompareAndSwap(s, nil)
@@ -127,9 +134,9 @@ func (t *entryTap) attach() (detach func(fromGoLDAP []*ldap.Entry, failed bool, 
 // Write sends go-ldap's messages (one whole message per call); the first one after attach is the
 // request whose entries the sink takes.
 func (t *entryTap) Write(p []byte) (int, error) {
-	if s := t.sink.Load(); s != nil && s.id.Load() == -1 {
-		if id, ok := messageID(p); ok {
-			s.id.CompareAndSwap(-1, id)
+	if s := t.sink.Load(); s != nil && s.id.Load() == 0 {
+		if id, ok := messageID(p); ok && id > 0 {
+			s.id.CompareAndSwap(0, id)
 		}
 	}
 	return t.Conn.Write(p)
@@ -172,7 +179,7 @@ func (t *entryTap) frame() {
 			}
 			continue
 		}
-		if err := t.fill(size); err != nil {
+		if err := t.fill(); err != nil {
 			t.err = err
 			t.out = append(t.out, t.in[t.start:]...) // go-ldap reads the partial message, then the error
 			t.start = len(t.in)
@@ -181,16 +188,17 @@ func (t *entryTap) frame() {
 	}
 }
 
-// fill reads once from the connection, first making room for a message of size bytes (0: not
-// known yet) or for 4 KiB more.
-func (t *entryTap) fill(size int) error {
+// fill reads once from the connection, first making room for 4 KiB more. The buffer grows with
+// what arrives (doubling), not with the length a message announces: a header claiming 2 GiB costs
+// no more memory than the bytes that follow it, as with go-ldap alone.
+func (t *entryTap) fill() error {
 	pending := t.in[t.start:]
-	want := max(size, len(pending)+4096)
+	want := len(pending) + 4096
 	if cap(t.in)-t.start < want {
 		if cap(t.in) >= want {
 			t.in = t.in[:copy(t.in[:cap(t.in)], pending)]
 		} else {
-			grown := make([]byte, len(pending), max(want, 32<<10))
+			grown := make([]byte, len(pending), max(want, 2*cap(t.in), 32<<10))
 			copy(grown, pending)
 			t.in = grown
 		}
@@ -220,20 +228,35 @@ func (t *entryTap) handle(msg []byte) {
 		t.out = append(t.out, msg...)
 		return
 	}
-	own := make([]byte, len(msg)) // the entry's values point into it; the read buffer is reused
-	copy(own, msg)
-	id, e, ok := decodeSearchEntry(own, t.names)
-	if ok && id == s.id.Load() && s.add(e) {
-		return
+	want := s.id.Load() // 0 until go-ldap has written the request: nothing answers it yet
+	if want != 0 && isSearchEntry(msg) {
+		own := make([]byte, len(msg)) // the entry's values point into it; the read buffer is reused
+		copy(own, msg)
+		if id, e, ok := decodeSearchEntry(own, t.names); ok && id == want && s.add(e) {
+			return
+		}
 	}
-	if _, err := ber.DecodePacketErr(msg); err != nil {
+	p, err := ber.DecodePacketErr(msg)
+	if err != nil {
 		t.rawMode = true
 		return // frame leaves msg in the read buffer, which rawMode hands to go-ldap as it is
 	}
-	if id, rest, ok := messageHead(msg); ok && id == s.id.Load() && len(rest) > 0 {
-		s.pass(rest[0]) // go-ldap's Search goes by the number of the protocolOp's tag, whatever its class
+	// What the message is to go-ldap is read from the packet go-ldap makes of it: its reader routes a
+	// message by the int64 value of the first element (an ENUMERATED or a long INTEGER has one too),
+	// and its Search goes by the protocolOp's tag number, whatever its class or identifier form.
+	if want != 0 && len(p.Children) >= 2 && p.Children[0] != nil && p.Children[1] != nil {
+		if id, ok := p.Children[0].Value.(int64); ok && id == want {
+			s.pass(p.Children[1].Tag)
+		}
 	}
 	t.out = append(t.out, msg...)
+}
+
+// isSearchEntry reports whether msg may be a SearchResultEntry in the form decodeSearchEntry takes
+// (a cheap look at the protocolOp's identifier, so that other messages are not copied).
+func isSearchEntry(msg []byte) bool {
+	_, rest, ok := messageHead(msg)
+	return ok && len(rest) > 0 && rest[0] == tagSearchEntry
 }
 
 // messageSize returns the size of the LDAPMessage (a SEQUENCE with a definite length, RFC 4511
@@ -298,7 +321,6 @@ const (
 	tagInteger       = 0x02
 	tagOctetString   = 0x04
 	tagSearchEntry   = 0x64 // [APPLICATION 4] constructed
-	tagSearchDone    = 0x65 // [APPLICATION 5] constructed
 	maxMessageIDSize = 8    // go-ldap reads the message ID as an int64
 )
 

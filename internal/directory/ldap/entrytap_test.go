@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -246,6 +247,40 @@ var tapStreams = []struct {
 		entryMessage(searchID, "uid=b,ou=p", person)[:40],
 	}, 1, true},
 	{"not LDAP at all", [][]byte{[]byte("HTTP/1.1 400 Bad Request\r\n\r\n")}, 0, true},
+	// go-ldap reads these as entries of the search; the tap leaves them to it, and they keep their place.
+	{"entry whose message ID is an ENUMERATED", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		withIDTag(entryMessage(searchID, "uid=x,ou=p", person[:1]), ber.TagEnumerated),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 3, false},
+	{"entry whose protocolOp has a high-tag-number identifier", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		highTagOp(entryMessage(searchID, "uid=x,ou=p", person[:1])),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 3, false},
+}
+
+// withIDTag is msg (short-form length, one-byte message ID) with its message ID under another tag.
+func withIDTag(msg []byte, tag ber.Tag) []byte {
+	if msg[1] >= 0x80 || msg[2] != byte(ber.TagInteger) || msg[3] != 1 {
+		panic("withIDTag: not a short message with a one-byte ID")
+	}
+	m := slices.Clone(msg)
+	m[2] = byte(tag)
+	return m
+}
+
+// highTagOp is msg (short-form length, one-byte message ID) with the identifier of its protocolOp
+// in the high-tag-number form (0x7f 0x04 instead of 0x64), which asn1-ber reads as the same tag.
+func highTagOp(msg []byte) []byte {
+	if msg[1] >= 0x7f || msg[2] != byte(ber.TagInteger) || msg[3] != 1 {
+		panic("highTagOp: not a short message with a one-byte ID")
+	}
+	op := msg[5]
+	m := []byte{0x30, msg[1] + 1, msg[2], msg[3], msg[4], op | 0x1f, op & 0x1f}
+	return append(m, msg[6:]...)
 }
 
 func referenceMessage(uri string) []byte {
@@ -308,6 +343,58 @@ func TestDecodeSearchEntry(t *testing.T) {
 		if id, ok := messageID(tc.msg); !ok || id != tc.want {
 			t.Errorf("messageID(% x) = %d, %v; want %d", tc.msg, id, ok, tc.want)
 		}
+	}
+}
+
+// An entry that arrives before go-ldap has written the search request answers no request of the
+// search, whatever its message ID (here -1, which no request has): go-ldap drops it, and so must the tap.
+func TestEntryTapTakesNothingBeforeItsRequestIsWritten(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	tap := newEntryTap(client)
+	lc := ldap.NewConn(tap, false)
+	lc.Start()
+	lc.SetTimeout(5 * time.Second)
+	defer lc.Close()
+	_ = server.SetDeadline(time.Now().Add(5 * time.Second))
+	detach := tap.attach()
+	// net.Pipe's Write returns once the tap has read the bytes, and the tap reads the second message
+	// only after handling the first: the stray entry is handled before the request is written.
+	for _, msg := range [][]byte{entryMessage(-1, "uid=stray,ou=p", person[:1]), resultMessage(99, ldap.ApplicationExtendedResponse, 0, "")} {
+		if _, err := server.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go serve(server, [][]byte{entryMessage(searchID, "uid=a,ou=p", person[:1]), doneMessage(0)}, 0)
+	res, err := lc.Search(ldap.NewSearchRequest("dc=x", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", nil, nil))
+	var got []entry
+	var fromGoLDAP []*ldap.Entry
+	if res != nil {
+		fromGoLDAP = res.Entries
+	}
+	detach(fromGoLDAP, err != nil, func(e *entry) { got = append(got, *e) })
+	if err != nil || len(got) != 1 || got[0].dn != "uid=a,ou=p" {
+		t.Fatalf("search = %s; want only uid=a,ou=p", describe(got, err))
+	}
+}
+
+// The read buffer grows with the bytes that arrive, not with the length a message announces (as
+// go-ldap's own reading): a 9-byte header claiming 2 GiB must not allocate 2 GiB.
+func TestEntryTapBuffersWhatArrivesNotWhatIsAnnounced(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := searchThrough(t, [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01}, // then the server hangs up
+	}, true, 0)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a message cut short was read without an error")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Fatalf("a header announcing 2 GiB made the search allocate %d MiB", alloc>>20)
 	}
 }
 
