@@ -3,6 +3,7 @@ package ldap
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/samba"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/testca"
 )
 
 // The entry tap must be invisible: for any bytes a server sends, a search through the tap yields
@@ -504,5 +506,58 @@ func BenchmarkDecodeToRecord(b *testing.B) {
 		if _, problem := toRecord(cfg, &e); problem != nil {
 			b.Fatal(problem)
 		}
+	}
+}
+
+// StartTLS is done by dial (before go-ldap takes the stream) with the same verification as before:
+// the certificate must name the configured host (ServerName) and TLS 1.2 is the least accepted, and
+// either failure is a TLS error (issue 11), not an unreachable server.
+func TestStartTLSVerification(t *testing.T) {
+	ca, err := testca.New("starttls", time.Hour, "127.0.0.1", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(ca.ServerCertPEM, ca.ServerKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		serverName string
+		maxVersion uint16
+	}{
+		{"a name not in the certificate", "elsewhere.example", tls.VersionTLS13},
+		{"a server offering only TLS 1.1", "", tls.VersionTLS11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				req, err := ber.ReadPacket(c)
+				if err != nil || len(req.Children) != 2 {
+					return
+				}
+				id, _ := req.Children[0].Value.(int64)
+				if _, err := c.Write(resultMessage(id, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess, "")); err != nil {
+					return
+				}
+				_ = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10, MaxVersion: tc.maxVersion}).Handshake()
+			}()
+			cfg := Config{URL: "ldap://" + ln.Addr().String(), StartTLS: true, CACertPEM: ca.CACertPEM, ServerName: tc.serverName,
+				BaseDN: "dc=x", Timeout: 5 * time.Second}
+			_, err = read(t, cfg)
+			if directory.KindOf(err) != directory.KindTLSFailed || !strings.Contains(err.Error(), "StartTLS with") {
+				t.Fatalf("Read error = %v; want TLSFailed naming StartTLS", err)
+			}
+		})
 	}
 }
