@@ -262,6 +262,21 @@ var tapStreams = []struct {
 		entryMessage(searchID, "uid=b,ou=p", person[:1]),
 		doneMessage(0),
 	}, 3, false},
+	// The tap cannot frame an indefinite length: go-ldap gets the stream as it is from there on.
+	{"entry of indefinite length", [][]byte{
+		entryMessage(searchID, "uid=a,ou=p", person[:1]),
+		indefinite(entryMessage(searchID, "uid=x,ou=p", person[:1])),
+		entryMessage(searchID, "uid=b,ou=p", person[:1]),
+		doneMessage(0),
+	}, 3, false},
+}
+
+// indefinite is msg (short-form length) with its outer SEQUENCE in the indefinite-length form.
+func indefinite(msg []byte) []byte {
+	if msg[1] >= 0x80 {
+		panic("indefinite: not a short message")
+	}
+	return append(append([]byte{0x30, 0x80}, msg[2:]...), 0, 0)
 }
 
 // withIDTag is msg (short-form length, one-byte message ID) with its message ID under another tag.
