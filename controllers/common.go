@@ -105,58 +105,6 @@ func problemsForStatus(problems []model.Problem, max int) []v1.UserProblem {
 	return out
 }
 
-// sourceSecrets lists the Secrets a DirectorySource reads.
-func sourceSecrets(ds *v1.DirectorySource) []string {
-	var out []string
-	if l := ds.Spec.LDAP; l != nil {
-		out = append(out, l.BindSecretRef.Name)
-		out = append(out, caSecret(l.TLS)...)
-	}
-	if h := ds.Spec.HR; h != nil {
-		if h.SecretRef != nil {
-			out = append(out, h.SecretRef.Name)
-		}
-		if h.HTTP != nil {
-			if h.HTTP.BearerTokenSecretRef != nil {
-				out = append(out, h.HTTP.BearerTokenSecretRef.Name)
-			}
-			out = append(out, caSecret(h.HTTP.TLS)...)
-		}
-	}
-	return out
-}
-
-// sourceConfigMaps lists the ConfigMaps a DirectorySource reads.
-func sourceConfigMaps(ds *v1.DirectorySource) []string {
-	var out []string
-	if l := ds.Spec.LDAP; l != nil {
-		out = append(out, caConfigMap(l.TLS)...)
-	}
-	if h := ds.Spec.HR; h != nil {
-		if h.ConfigMapRef != nil {
-			out = append(out, h.ConfigMapRef.Name)
-		}
-		if h.HTTP != nil {
-			out = append(out, caConfigMap(h.HTTP.TLS)...)
-		}
-	}
-	return out
-}
-
-func caSecret(t *v1.TLSConfig) []string {
-	if t != nil && t.CA != nil && t.CA.SecretRef != nil {
-		return []string{t.CA.SecretRef.Name}
-	}
-	return nil
-}
-
-func caConfigMap(t *v1.TLSConfig) []string {
-	if t != nil && t.CA != nil && t.CA.ConfigMapRef != nil {
-		return []string{t.CA.ConfigMapRef.Name}
-	}
-	return nil
-}
-
 // sameCondition reports whether condition typ has the same status and reason in both lists.
 func sameCondition(a, b []metav1.Condition, typ string) bool {
 	ca, cb := meta.FindStatusCondition(a, typ), meta.FindStatusCondition(b, typ)

@@ -145,12 +145,12 @@ func (r *DirectorySourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	ctx := context.Background()
 	if err := idx.IndexField(ctx, &v1.DirectorySource{}, indexSourceSecrets, func(o client.Object) []string {
-		return sourceSecrets(o.(*v1.DirectorySource))
+		return connect.SourceRefs(&o.(*v1.DirectorySource).Spec).Secrets
 	}); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &v1.DirectorySource{}, indexSourceConfigMaps, func(o client.Object) []string {
-		return sourceConfigMaps(o.(*v1.DirectorySource))
+		return connect.SourceRefs(&o.(*v1.DirectorySource).Spec).ConfigMaps
 	}); err != nil {
 		return err
 	}

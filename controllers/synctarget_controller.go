@@ -271,42 +271,19 @@ func (s deadlineSource) Read(ctx context.Context) (*model.Snapshot, error) {
 	return snap, err
 }
 
-// sourceFor returns the directory source of a run. Sources that keep something between runs are
-// kept per SyncTarget while what they were built from is unchanged: an LDAP source with
-// spec.incremental keeps its last full read, an HR record fetched over HTTP its ETag.
+// sourceFor returns the directory source of a run. Sources that keep something between runs (an
+// LDAP source with spec.incremental its last full read, an HR record fetched over HTTP its ETag; see
+// connect.SourceType.Cache) are kept per SyncTarget while what they were built from is unchanged.
 func (r *SyncTargetReconciler) sourceFor(ctx context.Context, st *v1.SyncTarget, ds *v1.DirectorySource, resolver connect.Resolver) (directory.Source, error) {
 	log := logf.FromContext(ctx)
-	version := fmt.Sprintf("%s/%d", ds.UID, ds.Generation)
-	var build func() (directory.Source, error)
-	switch {
-	case ds.Spec.LDAP != nil && ds.Spec.LDAP.Incremental != nil:
-		// Validate the spec (and its Secrets) now, so that errors show up in this run's status;
-		// each read resolves the Secrets again.
-		if _, err := connect.LDAPConfig(ctx, ds.Spec.LDAP, resolver); err != nil {
-			return nil, err
-		}
-		spec := ds.Spec.LDAP.DeepCopy()
-		fullEvery := spec.Incremental.GetFullReadInterval()
-		build = func() (directory.Source, error) {
-			return &directory.Incremental{
-				Open: func(ctx context.Context, mark string) (directory.Source, error) {
-					return connect.OpenLDAP(ctx, spec, resolver, log, mark)
-				},
-				FullEvery: fullEvery,
-				Now:       r.now,
-			}, nil
-		}
-	case ds.Spec.HR != nil && ds.Spec.HR.HTTP != nil:
-		// The source holds the token and CA it was built with: a changed Secret makes a new one.
-		fingerprint, err := connect.HTTPFingerprint(ctx, ds.Spec.HR.HTTP, resolver)
-		if err != nil {
-			return nil, err
-		}
-		version += "/" + fingerprint
-		build = func() (directory.Source, error) { return connect.Source(ctx, ds.Spec, resolver, log) }
-	default:
+	cacheKey, build, err := connect.KeptSource(ctx, &ds.Spec, resolver, connect.Env{Log: log, Now: r.now})
+	if err != nil {
+		return nil, err
+	}
+	if build == nil {
 		return connect.Source(ctx, ds.Spec, resolver, log)
 	}
+	version := fmt.Sprintf("%s/%d/%s", ds.UID, ds.Generation, cacheKey)
 	key := client.ObjectKeyFromObject(st).String()
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -1,6 +1,8 @@
-// Package connect builds the runtime parts of a sync — a directory.Source and a SCIM target — from the
-// v1alpha1 specs and the Secret and ConfigMap data they refer to. Reading those objects is left to a
-// Resolver, so this package needs no Kubernetes client and is testable on its own.
+// Package connect builds the runtime parts of a sync — a directory.Source and a target.Target — from
+// the v1alpha1 specs and the Secret and ConfigMap data they refer to. Each source and target type
+// has one descriptor (sources.go, targets.go) saying which spec member selects it, what it reads and
+// how it is built. Reading Secrets and ConfigMaps is left to a Resolver, so this package needs no
+// Kubernetes client and is testable on its own.
 package connect
 
 import (
@@ -209,55 +211,6 @@ func HRConfig(spec *v1.HRSource) hr.Config {
 		cfg.Delimiter = d[0]
 	}
 	return cfg
-}
-
-// Source builds the directory.Source of a DirectorySource. HTTP HR sources keep an ETag cache, so
-// callers should reuse the returned source while the spec and its references are unchanged.
-func Source(ctx context.Context, spec v1.DirectorySourceSpec, r Resolver, log logr.Logger) (directory.Source, error) {
-	switch {
-	case spec.LDAP != nil:
-		return OpenLDAP(ctx, spec.LDAP, r, log, "")
-	case spec.HR != nil:
-		h := spec.HR
-		cfg := HRConfig(h)
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-		switch {
-		case h.ConfigMapRef != nil:
-			data, err := configMap(ctx, r, h.ConfigMapRef.Name, h.ConfigMapRef.Key)
-			if err != nil {
-				return nil, err
-			}
-			return hr.NewStatic(data, cfg), nil
-		case h.SecretRef != nil:
-			data, err := secret(ctx, r, h.SecretRef.Name, h.SecretRef.Key)
-			if err != nil {
-				return nil, err
-			}
-			return hr.NewStatic(data, cfg), nil
-		case h.HTTP != nil:
-			opts := hr.HTTPOptions{Timeout: requestTimeout(h.HTTP.GetTimeout()), MaxBytes: min(h.HTTP.MaxBytes, MaxHRBytes)}
-			if ref := h.HTTP.BearerTokenSecretRef; ref != nil {
-				tok, err := secret(ctx, r, ref.Name, ref.Key)
-				if err != nil {
-					return nil, err
-				}
-				opts.BearerToken = strings.TrimSpace(string(tok))
-			}
-			ca, err := caBundle(ctx, r, h.HTTP.TLS)
-			if err != nil {
-				return nil, err
-			}
-			opts.CACertPEM = ca
-			if h.HTTP.TLS != nil && h.HTTP.TLS.InsecureSkipVerify {
-				opts.CACertPEM = nil
-				opts.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // explicit opt-in
-			}
-			return hr.NewHTTP(h.HTTP.URL, cfg, opts), nil
-		}
-	}
-	return nil, directory.Errorf(directory.KindInvalidConfig, nil, "spec sets neither ldap nor hr")
 }
 
 // HTTPFingerprint identifies the token and CA bundle an HTTP HR source would be built with, so that

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -87,7 +88,8 @@ func TestTargetTypeOfSCIM(t *testing.T) {
 	}
 }
 
-// Each descriptor's member must be a spec field: the JSON name the CRD's rule checks.
+// Each descriptor's member is a distinct optional spec field (the JSON name the CRD's rule checks),
+// unset in an empty spec, and the descriptor is complete.
 func TestTargetTypesNameSpecMembers(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range targetTypes {
@@ -101,5 +103,20 @@ func TestTargetTypesNameSpecMembers(t *testing.T) {
 		if tt.Refs == nil || tt.AppKey == nil || tt.Concurrency == nil || tt.Build == nil {
 			t.Errorf("%s: descriptor incomplete", tt.Member)
 		}
+		if !hasPointerMember(v1.SyncTargetSpec{}, tt.Member) {
+			t.Errorf("SyncTargetSpec has no optional member %q", tt.Member)
+		}
 	}
+}
+
+// hasPointerMember reports whether the struct spec has a pointer field with JSON name member.
+func hasPointerMember(spec any, member string) bool {
+	typ := reflect.TypeOf(spec)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == member {
+			return f.Type.Kind() == reflect.Pointer
+		}
+	}
+	return false
 }
