@@ -6,7 +6,7 @@ import (
 
 // DirectorySourceSpec says where people come from: an LDAP / Active Directory server or an HR record.
 // Exactly one of ldap or hr is set.
-// +kubebuilder:validation:XValidation:rule="has(self.ldap) != has(self.hr)",message="exactly one of spec.ldap or spec.hr must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.ldap), has(self.hr)].filter(x, x).size() == 1",message="exactly one of spec.ldap or spec.hr must be set"
 type DirectorySourceSpec struct {
 	// LDAP reads people from an LDAP or Active Directory server.
 	// +optional
