@@ -576,3 +576,76 @@ func TestStartTLSVerification(t *testing.T) {
 		})
 	}
 }
+
+// A paged user search through the tap (searchPages: a sink per page, the message ID of each page's
+// request) reads every entry once and in the server's order, across pages whose entries mix the
+// tap's, go-ldap's (with a control) and continuation references, with the paging cookie go-ldap reads.
+func TestPagedUserSearchThroughTheTap(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	control := ldap.NewControlManageDsaIT(false).Encode()
+	done := func(id int64, cookie string) []byte {
+		op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultDone, nil, "Done")
+		op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, "resultCode"))
+		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "diagnosticMessage"))
+		paging := ldap.NewControlPaging(0)
+		paging.SetCookie([]byte(cookie))
+		return ldapMessage(id, op, paging.Encode())
+	}
+	reference := func(id int64) []byte {
+		op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultReference, nil, "Reference")
+		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "ldap://other/dc=x", "URI"))
+		return ldapMessage(id, op)
+	}
+	pages := []func(id int64) [][]byte{
+		func(id int64) [][]byte {
+			return [][]byte{entryMessage(id, "uid=1", person[:1]), entryMessage(id, "uid=2", person[:1], control),
+				entryMessage(id, "uid=3", person[:1]), done(id, "page2")}
+		},
+		func(id int64) [][]byte {
+			return [][]byte{entryMessage(id, "uid=4", person[:1], control), reference(id), entryMessage(id, "uid=5", person[:1]),
+				entryMessage(id+100, "uid=stale", person[:1]), entryMessage(id, "uid=6", person[:1], control), done(id, "")}
+		},
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		rootDSE := func(id int64) [][]byte { return [][]byte{done(id, "")} } // connect reads it first
+		for _, page := range append([]func(int64) [][]byte{rootDSE}, pages...) {
+			req, err := ber.ReadPacket(c)
+			if err != nil || len(req.Children) < 2 {
+				return
+			}
+			id, _ := req.Children[0].Value.(int64)
+			for _, msg := range page(id) {
+				if _, err := c.Write(msg); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	src := mustNew(t, Config{URL: "ldap://" + ln.Addr().String(), BaseDN: "dc=x", PageSize: 3, Timeout: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := src.connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var got []string
+	err = src.pagedUserSearch(ctx, c, "dc=x", ldap.ScopeWholeSubtree, "(objectClass=*)", nil, func(e *entry) { got = append(got, e.dn) })
+	if want := []string{"uid=1", "uid=2", "uid=3", "uid=4", "uid=5", "uid=6"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("paged search = %v, %v; want %v", got, err, want)
+	}
+	if len(c.refs) != 1 {
+		t.Errorf("continuation references = %v; want the one of page 2", c.refs)
+	}
+}
