@@ -307,7 +307,9 @@ func userSchemas(u *User) []string {
 
 // listAll pages through a query with startIndex/count until totalResults are read. It copes with
 // targets returning fewer than count items per page, stops on one that ignores startIndex, and
-// fails when the listing exceeds the client's page or item ceiling.
+// fails when the listing exceeds the client's page or item ceiling. While a page is decoded the
+// next one is already asked for, at the offset the page before suggests (pages of the size the
+// previous one had, within totalResults); a guess that proves wrong is dropped and asked again.
 func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, error) {
 	count, err := c.pageSize(ctx)
 	if err != nil {
@@ -317,18 +319,28 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 	var all []T
 	start := 1
 	var prevFirst []byte
+	var next *pageFetch
+	defer func() { next.drop() }()
+	guess, total := 0, 0 // the previous page's size and totalResults, for the next guess
 	for pages := 1; ; pages++ {
 		if pages > lim.MaxPages {
 			return nil, fmt.Errorf("scim: GET %s: more than %d pages; the target's pagination does not end", path, lim.MaxPages)
 		}
-		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(count)}}
-		if filter != "" {
-			q.Set("filter", filter)
+		if next == nil || next.start != start {
+			next.drop()
+			next = fetchPage(ctx, c, path, filter, start, count)
 		}
-		// Decoded straight into T: one pass over the page instead of three (raw, copy, decode).
+		r := <-next.done
+		next = nil
+		if r.err != nil {
+			return nil, r.err
+		}
+		if guess > 0 && total > 0 && start+guess <= total && pages < lim.MaxPages {
+			next = fetchPage(ctx, c, path, filter, start+guess, count)
+		}
 		var page ListResponse[T]
-		if err := c.do(ctx, http.MethodGet, path, q, nil, &page); err != nil {
-			return nil, err
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			return nil, decodeError(http.MethodGet, path, err)
 		}
 		n := len(page.Resources)
 		if n > 0 {
@@ -348,6 +360,7 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 		}
 		all = append(all, page.Resources...)
 		start += n
+		guess, total = n, page.TotalResults
 		switch {
 		case n == 0:
 			return all, nil
@@ -359,6 +372,44 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 		}
 	}
 }
+
+// pageFetch is one list page on its way.
+type pageFetch struct {
+	start  int
+	done   chan pageBody
+	cancel context.CancelFunc
+}
+
+type pageBody struct {
+	body rawBody
+	err  error
+}
+
+func fetchPage(ctx context.Context, c *Client, path, filter string, start, count int) *pageFetch {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &pageFetch{start: start, done: make(chan pageBody, 1), cancel: cancel}
+	q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(count)}}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	go func() {
+		defer cancel()
+		var b rawBody
+		err := c.do(ctx, http.MethodGet, path, q, nil, &b)
+		f.done <- pageBody{b, err}
+	}()
+	return f
+}
+
+// drop abandons a page nobody will read.
+func (f *pageFetch) drop() {
+	if f != nil {
+		f.cancel()
+	}
+}
+
+// rawBody receives a 2xx answer undecoded (within Limits.MaxBodyBytes).
+type rawBody []byte
 
 // do sends one request, retrying retryable failures within the context's deadline, and decodes a
 // 2xx JSON answer into out.
@@ -507,12 +558,22 @@ func (c *Client) once(ctx context.Context, method, path, rawURL string, header h
 			return nil
 		}
 		lr := &limitedReader{r: resp.Body, left: c.opts.Limits.MaxBodyBytes}
+		if raw, ok := out.(*rawBody); ok {
+			b, err := io.ReadAll(lr)
+			switch {
+			case lr.exceeded:
+				return fmt.Errorf("scim: %s %s: the response is larger than %d bytes", method, path, c.opts.Limits.MaxBodyBytes)
+			case err != nil:
+				return fmt.Errorf("scim: %s %s: %w", method, path, redact.Wrap(err))
+			}
+			*raw = b
+			return nil
+		}
 		if err := json.NewDecoder(lr).Decode(out); err != nil {
 			if lr.exceeded {
 				return fmt.Errorf("scim: %s %s: the response is larger than %d bytes", method, path, c.opts.Limits.MaxBodyBytes)
 			}
-			// encoding/json's text quotes the offending character of the body.
-			return fmt.Errorf("scim: %s %s: the response is not the expected JSON (%s)", method, path, jsonErrorKind(err))
+			return decodeError(method, path, err)
 		}
 		// The decoder stops after the JSON value; a chunked body's last chunk is still unread then,
 		// and a body closed before its end closes the connection: every list page would open a new one.
@@ -622,6 +683,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// decodeError says an answer is not the JSON expected; encoding/json's own text would quote the
+// offending character of the body.
+func decodeError(method, path string, err error) error {
+	return fmt.Errorf("scim: %s %s: the response is not the expected JSON (%s)", method, path, jsonErrorKind(err))
 }
 
 // jsonErrorKind names what kind of JSON error err is, without the quoted input.

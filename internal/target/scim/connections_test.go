@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,4 +72,62 @@ func TestSequentialRequestsReuseOneConnection(t *testing.T) {
 			t.Errorf("a create and a 3-page listing after discovery opened %d more connections, want 0", got)
 		}
 	})
+}
+
+// The next page is asked for while one is decoded, at the offset the previous page suggests: with
+// regular pages no request is wasted; irregular short pages still list every resource once, in order.
+func TestListingAsksAheadWithoutLosingResources(t *testing.T) {
+	for name, sizes := range map[string][]int{"regular": {3, 3, 3, 1}, "irregular": {3, 1, 3, 2, 1}} {
+		t.Run(name, func(t *testing.T) {
+			total := 0
+			for _, n := range sizes {
+				total += n
+			}
+			var gets atomic.Int32
+			srv := loopback(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/Users" {
+					http.NotFound(w, r)
+					return
+				}
+				gets.Add(1)
+				start, _ := strconv.Atoi(r.URL.Query().Get("startIndex"))
+				// The page that starts at start: as many as the size list gives at that offset.
+				size, at := 0, 1
+				for _, n := range sizes {
+					if at >= start {
+						size = n
+						break
+					}
+					at += n
+				}
+				if at != start { // an offset between the server's pages: cut the page there
+					size = min(3, total-start+1)
+				}
+				var res []string
+				for i := start; i < start+size && i <= total; i++ {
+					res = append(res, fmt.Sprintf(`{"id":"u%02d","userName":"u%02d"}`, i, i))
+				}
+				fmt.Fprintf(w, `{"totalResults":%d,"Resources":[%s]}`, total, strings.Join(res, ","))
+			})
+			c, err := New(srv.URL, Options{PageSize: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			users, err := c.ListUsers(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(users) != total {
+				t.Fatalf("listed %d users, want %d", len(users), total)
+			}
+			for i, u := range users {
+				if want := fmt.Sprintf("u%02d", i+1); u.ID != want {
+					t.Fatalf("user %d is %s, want %s", i, u.ID, want)
+				}
+			}
+			if name == "regular" && gets.Load() != int32(len(sizes)) {
+				t.Errorf("%d GETs for %d pages", gets.Load(), len(sizes))
+			}
+		})
+	}
 }
