@@ -31,8 +31,8 @@ var (
 	memUsers      = flag.Int("users", 100_000, "synthetic directory size of the in-memory figures, before -scale")
 	memUsersLarge = flag.Int("users-large", 1_000_000, "the larger synthetic directory, before -scale (0 skips it)")
 	memGroups     = flag.Int("groups", 2_000, "synthetic group count (not scaled)")
-	memLimitMiB   = flag.Int("memlimit", 1800, "MiB: the larger directory's in-sync run is measured once more under this soft memory limit "+
-		"(what GOMEMLIMIT sets for the manager; 0 skips it)")
+	memLimitMiB   = flag.Int("memlimit", 0, "MiB: measure the larger directory's in-sync run once more under this soft memory limit "+
+		"(what GOMEMLIMIT sets for the manager); off by default: a limit below the run's live heap costs minutes of GC")
 	profileDir = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
 		"(cpu.pprof; heap-before.pprof and heap-after.pprof: go tool pprof -sample_index=alloc_space -base heap-before.pprof heap-after.pprof)")
 )
