@@ -5,10 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/directory-sync/directory-sync-operator/internal/directory"
+	"github.com/directory-sync/directory-sync-operator/internal/testenv/slapd"
 )
 
 func TestADBindSubCodesAreExplained(t *testing.T) {
@@ -55,5 +57,35 @@ func TestCertPoolSaysWhy(t *testing.T) {
 	bad := []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	if _, err := certPool(bad); err == nil || !strings.Contains(err.Error(), "certificate 1") {
 		t.Errorf("broken certificate: %v", err)
+	}
+}
+
+// TestReferenceToAnotherServerMakesTheReadIncomplete: a real server (slapd, with an RFC 3296
+// referral object under the base; Samba AD cannot make one, see the report) answers a subtree
+// search with a continuation reference to another server. The people there were not read, so the
+// read is incomplete and says where the rest is; nobody may be offboarded on it.
+func TestReferenceToAnotherServerMakesTheReadIncomplete(t *testing.T) {
+	s := ownServer(t, 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := s.AdminConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const ref = "ldap://emea.example.net/ou=people,dc=emea,dc=example,dc=net"
+	req := ldap.NewAddRequest("ou=emea,"+slapd.PeopleDN, nil)
+	req.Attribute("objectClass", []string{"referral", "extensibleObject"})
+	req.Attribute("ou", []string{"emea"})
+	req.Attribute("ref", []string{ref})
+	if err := admin.Add(req); err != nil {
+		t.Fatalf("add the referral object: %v", err)
+	}
+	snap, err := read(t, seedConfig(s))
+	if directory.KindOf(err) != directory.KindIncomplete || !strings.Contains(err.Error(), "emea.example.net") {
+		t.Fatalf("Read = %v; want Incomplete naming the other server", err)
+	}
+	if snap == nil || snap.Complete || len(snap.Records) != 30 {
+		t.Fatalf("snapshot %+v; want the 30 people read, not complete", snap)
 	}
 }
