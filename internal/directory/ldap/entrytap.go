@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"sync"
@@ -49,7 +50,10 @@ type entrySink struct {
 	// id is the message ID of the request, read from go-ldap's write of it (0 until then: go-ldap
 	// numbers requests from 1, and 0 is the ID of unsolicited notifications): only the entries
 	// answering it are taken, as go-ldap's Search takes only those.
-	id      atomic.Int64
+	id atomic.Int64
+	// writes counts the messages go-ldap wrote while the sink was attached: more than one means
+	// another request went out beside the search, and the sink may hold its entries.
+	writes  atomic.Int32
 	mu      sync.Mutex
 	entries []entry
 	// passed logs the messages of the request left to go-ldap, with how many entries the sink had
@@ -96,15 +100,24 @@ func (s *entrySink) pass(op ber.Tag) {
 // server sent them. When the Search failed, go-ldap stopped at a message it did not get past: the
 // entries taken after the first message of the request it may have stopped at (the first one after
 // the last entry it returned) are dropped, so a failed read never has an entry go-ldap would not
-// have returned. One request at a time: the caller waits for its Search.
-func (t *entryTap) attach() (detach func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry))) {
+// have returned. One request at a time: when go-ldap wrote any other message while the sink was
+// attached (a concurrent request, an Abandon), which request the sink's entries answer is not
+// known, so detach passes only go-ldap's entries and returns an error: the read is incomplete.
+func (t *entryTap) attach() (detach func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry)) error) {
 	s := &entrySink{}
 	t.sink.Store(s)
-	return func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry)) {
+	return func(fromGoLDAP []*ldap.Entry, failed bool, each func(*entry)) error {
 		t.sink.CompareAndSwap(s, nil)
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		if n := s.writes.Load(); n > 1 {
+			for _, le := range fromGoLDAP {
+				e := fromLDAP(le)
+				each(&e)
+			}
+			return fmt.Errorf("%d requests were sent while the user search's entries were decoded on its connection; its entries cannot be told apart", n)
+		}
 		i, mark := 0, 0 // next sink entry, next passed message
 		for _, le := range fromGoLDAP {
 			for mark < len(s.passed) && !s.passed[mark].entry {
@@ -128,13 +141,14 @@ func (t *entryTap) attach() (detach func(fromGoLDAP []*ldap.Entry, failed bool, 
 		for ; i < end; i++ {
 			each(&s.entries[i])
 		}
+		return nil
 	}
 }
 
 // Write sends go-ldap's messages (one whole message per call); the first one after attach is the
 // request whose entries the sink takes.
 func (t *entryTap) Write(p []byte) (int, error) {
-	if s := t.sink.Load(); s != nil && s.id.Load() == 0 {
+	if s := t.sink.Load(); s != nil && s.writes.Add(1) == 1 {
 		if id, ok := messageID(p); ok && id > 0 {
 			s.id.CompareAndSwap(0, id)
 		}

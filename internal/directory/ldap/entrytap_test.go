@@ -115,7 +115,7 @@ func searchThrough(t testing.TB, stream [][]byte, tapped bool, chunk int) ([]ent
 	lc.Start()
 	lc.SetTimeout(30 * time.Second)
 	defer lc.Close()
-	var detach func([]*ldap.Entry, bool, func(*entry))
+	var detach func([]*ldap.Entry, bool, func(*entry)) error
 	if tapped {
 		detach = tap.attach()
 	}
@@ -647,5 +647,64 @@ func TestPagedUserSearchThroughTheTap(t *testing.T) {
 	}
 	if len(c.refs) != 1 {
 		t.Errorf("continuation references = %v; want the one of page 2", c.refs)
+	}
+}
+
+// The tap takes the entries of the first request go-ldap writes after attach. Should another request
+// go out on the connection while the user search's sink is attached (nothing does so today: every
+// search of a read waits for the previous one), the sink may hold the other request's entries: the
+// search must fail rather than count them as its own.
+func TestEntryTapRefusesToGuessBetweenConcurrentRequests(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	tap := newEntryTap(client)
+	lc := ldap.NewConn(tap, false)
+	lc.Start()
+	lc.SetTimeout(10 * time.Second)
+	defer lc.Close()
+	_ = server.SetDeadline(time.Now().Add(10 * time.Second))
+	search := func(base string) (*ldap.SearchResult, error) {
+		return lc.Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	}
+	detach := tap.attach()
+	other := make(chan error, 1)
+	go func() { _, err := search("cn=manager"); other <- err }() // written first: its ID is the one the sink takes
+	first, err := ber.ReadPacket(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		second, err := ber.ReadPacket(server)
+		if err != nil {
+			answered <- err
+			return
+		}
+		for _, req := range []*ber.Packet{first, second} {
+			id, _ := req.Children[0].Value.(int64)
+			base, _ := req.Children[1].Children[0].Value.(string)
+			for _, msg := range [][]byte{entryMessage(id, base, person[:1]), resultMessage(id, ldap.ApplicationSearchResultDone, 0, "")} {
+				if _, err := server.Write(msg); err != nil {
+					answered <- err
+					return
+				}
+			}
+		}
+		answered <- nil
+	}()
+	res, err := search("uid=user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	derr := detach(res.Entries, false, func(e *entry) { got = append(got, e.dn) })
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	if derr == nil || slices.Contains(got, "cn=manager") {
+		t.Fatalf("detach = %v with entries %v; want an error and never the other request's entry", derr, got)
 	}
 }

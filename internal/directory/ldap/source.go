@@ -252,7 +252,7 @@ func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope in
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, s.timeLimit(), false, filter, attrs,
 		[]ldap.Control{paging})
 	for page := 1; ; page++ {
-		var detach func([]*ldap.Entry, bool, func(*entry))
+		var detach func([]*ldap.Entry, bool, func(*entry)) error
 		if tapped != nil && c.tap != nil {
 			detach = c.tap.attach()
 		}
@@ -263,10 +263,12 @@ func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope in
 		}
 		n := 0
 		if detach != nil {
-			detach(fromGoLDAP, err != nil, func(e *entry) {
+			if derr := detach(fromGoLDAP, err != nil, func(e *entry) {
 				n++
 				tapped(e)
-			})
+			}); derr != nil && err == nil {
+				err = derr
+			}
 		} else {
 			for _, e := range fromGoLDAP {
 				n++
