@@ -102,6 +102,11 @@ func startTLSOn(ctx context.Context, raw net.Conn, tc *tls.Config) (net.Conn, er
 	if err := tlsConn.HandshakeContext(ctx); err != nil {
 		return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("TLS handshake failed: %w", err))
 	}
+	// Stop the timeout callback before clearing the deadline: if it already fired, the deadline it
+	// set may land after ours, so the dial has timed out and the connection is not handed on.
+	if !stop() {
+		return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("StartTLS: %w", context.Cause(ctx)))
+	}
 	if err := raw.SetDeadline(time.Time{}); err != nil {
 		return nil, ldap.NewError(ldap.ErrorNetwork, err)
 	}
