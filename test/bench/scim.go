@@ -208,17 +208,22 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 
 	var opInit, opSync, floorPost, floorList []scimRunStats
 	var created, planned []int
-	for range rounds {
-		// Floor first, operator second in every round, each from an empty server.
-		if err := srv.reset(ctx); err != nil {
+	for round := range rounds {
+		// Each from an empty server; the floor goes first in even rounds, the operator in odd ones,
+		// so that a machine getting busier or quieter favours neither.
+		postFloor := func() error {
+			if err := srv.reset(ctx); err != nil {
+				return err
+			}
+			fp, err := floor.post(ctx, srv, bodies)
+			floorPost = append(floorPost, fp)
 			return err
 		}
-		fp, err := floor.post(ctx, srv, bodies)
-		if err != nil {
-			return err
+		if round%2 == 0 {
+			if err := postFloor(); err != nil {
+				return err
+			}
 		}
-		floorPost = append(floorPost, fp)
-
 		if err := srv.reset(ctx); err != nil {
 			return err
 		}
@@ -228,6 +233,12 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 			return err
 		}
 		opInit, created = append(opInit, st), append(created, res.Counts.Created)
+		if round%2 == 1 {
+			// The floor replays the operator's bodies: the server then holds the same users.
+			if err := postFloor(); err != nil {
+				return err
+			}
+		}
 		// The in-sync run and its floor are short: several alternations per round.
 		for range srv.syncReps {
 			fl, err := floor.list(ctx, srv, n, pageSize)
