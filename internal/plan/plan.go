@@ -352,25 +352,27 @@ func (p *planner) checkDesired() {
 	emailCount := make(map[string]int32, n)
 	var extCount map[string]int32 // only externalIds listed more than once
 	dupNames, dupEmails := false, false
+	// One map operation per key: an insert that leaves the map's length unchanged found the key
+	// already there. Lookups in these large maps are most of the planner's time.
 	for i := range desired {
 		d := &desired[i]
-		if _, seen := seenExt[d.ExternalID]; seen {
+		before := len(seenExt)
+		seenExt[d.ExternalID] = struct{}{}
+		if len(seenExt) == before {
 			if extCount == nil {
 				extCount = map[string]int32{}
 			}
 			extCount[d.ExternalID] = max(extCount[d.ExternalID], 1) + 1
-		} else {
-			seenExt[d.ExternalID] = struct{}{}
 		}
 		if d.UserName != "" {
-			name := strings.ToLower(d.UserName)
-			nameCount[name]++
-			dupNames = dupNames || nameCount[name] > 1
+			before = len(nameCount)
+			nameCount[strings.ToLower(d.UserName)]++
+			dupNames = dupNames || len(nameCount) == before
 		}
 		if d.Email != "" {
-			email := strings.ToLower(d.Email)
-			emailCount[email]++
-			dupEmails = dupEmails || emailCount[email] > 1
+			before = len(emailCount)
+			emailCount[strings.ToLower(d.Email)]++
+			dupEmails = dupEmails || len(emailCount) == before
 		}
 	}
 	for i := range desired {
