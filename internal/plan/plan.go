@@ -260,7 +260,10 @@ func (p *planner) indexActual() {
 		if p.managedByID != nil && a.TargetID != "" {
 			p.managedByID[a.TargetID] = int32(i)
 		}
-		if _, ok := p.managedByExt[a.ExternalID]; ok {
+		// one map operation: an insert that leaves the length unchanged found a holder already
+		before := len(p.managedByExt)
+		p.managedByExt[a.ExternalID] = int32(i)
+		if len(p.managedByExt) == before {
 			if p.dupActual == nil {
 				p.dupActual = map[string]int{}
 			}
@@ -269,9 +272,7 @@ func (p *planner) indexActual() {
 			}
 			p.dupActual[a.ExternalID]++
 			p.managedByExt[a.ExternalID] = -1
-			continue
 		}
-		p.managedByExt[a.ExternalID] = int32(i)
 	}
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
