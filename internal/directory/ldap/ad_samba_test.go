@@ -369,13 +369,7 @@ func TestADIncrementalReadsNoticeWhatChanged(t *testing.T) {
 			return snap, err
 		}), nil
 	}}
-	groupsOf := func(snap *model.Snapshot) map[string][]string {
-		m := map[string][]string{}
-		for _, r := range snap.Records {
-			m[r.First("sAMAccountName")] = r.Groups
-		}
-		return m
-	}
+	groupsOf := func(snap *model.Snapshot) map[string][]string { return groupsByID(snap, "sAMAccountName") }
 	readInc := func() map[string][]string {
 		t.Helper()
 		snap, err := inc.Read(ctx)

@@ -97,13 +97,7 @@ func TestADIncrementalReadsReresolveChangedGroups(t *testing.T) {
 					return snap, err
 				}), nil
 			}}
-			groupsOf := func(snap *model.Snapshot) map[string][]string {
-				m := map[string][]string{}
-				for _, r := range snap.Records {
-					m[r.First("sAMAccountName")] = r.Groups
-				}
-				return m
-			}
+			groupsOf := func(snap *model.Snapshot) map[string][]string { return groupsByID(snap, "sAMAccountName") }
 			if _, err := inc.Read(ctx); err != nil {
 				t.Fatal(err)
 			}

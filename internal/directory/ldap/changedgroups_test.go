@@ -65,13 +65,7 @@ func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
 					return snap, err
 				}), nil
 			}}
-			groupsOf := func(snap *model.Snapshot) map[string][]string {
-				m := map[string][]string{}
-				for _, r := range snap.Records {
-					m[r.First("uid")] = r.Groups
-				}
-				return m
-			}
+			groupsOf := func(snap *model.Snapshot) map[string][]string { return groupsByID(snap, "uid") }
 			// A first change moves the mark past the seed's timestamp, shared by every entry.
 			if err := s.MoveDepartment(ctx, "user00040", "999"); err != nil {
 				t.Fatal(err)
@@ -109,4 +103,13 @@ func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
 			step("nothing", func() error { return nil })
 		})
 	}
+}
+
+// groupsByID maps each record of snap, named by its idAttr value, to its groups.
+func groupsByID(snap *model.Snapshot, idAttr string) map[string][]string {
+	m := make(map[string][]string, len(snap.Records))
+	for _, r := range snap.Records {
+		m[r.First(idAttr)] = r.Groups
+	}
+	return m
 }
