@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -24,7 +25,10 @@ func main() {
 type flags struct {
 	manager        controllers.ManagerConfig
 	enableWebhooks bool
-	zap            zap.Options
+	// memoryLimitRatio is the fraction of the container's memory limit given to the Go runtime
+	// as its soft limit (see setMemoryLimit); 0 is off.
+	memoryLimitRatio float64
+	zap              zap.Options
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -48,12 +52,17 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&m.Options.MaxConcurrentSyncs, "max-concurrent-syncs", 4, "How many SyncTargets (and DirectorySource probes) may run at once.")
 	fs.DurationVar(&m.Options.RunTimeout, "max-run-duration", 30*time.Minute,
 		"Cap of one sync run's deadline; a run's deadline is its SyncTarget's interval, at least 2m, at most this.")
+	fs.Float64Var(&f.memoryLimitRatio, "memory-limit-ratio", 0.9,
+		"Set the Go runtime's soft memory limit to this fraction of the container's memory limit (cgroup), so that the garbage collector works harder instead of the container being OOM-killed; 0 turns it off. A GOMEMLIMIT or AUTOMEMLIMIT environment variable wins.")
 	f.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if f.memoryLimitRatio < 0 || f.memoryLimitRatio > 1 {
+		return nil, fmt.Errorf("--memory-limit-ratio must be between 0 (off) and 1, got %g", f.memoryLimitRatio)
 	}
 	m.WatchNamespaces = controllers.ParseNamespaces(watchNamespaces)
 	return f, nil
@@ -66,6 +75,11 @@ func runManager(args []string) int {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	log := ctrl.Log.WithName("setup")
+	ctx := ctrl.SetupSignalHandler()
+	if limit, err := setMemoryLimit(ctx, f.memoryLimitRatio, memlimit.FromCgroup, time.Minute, ctrl.Log.WithName("memlimit")); err != nil {
+		// Not fatal: outside a container there is no cgroup limit to read.
+		log.Info("the Go memory limit is not set from the container's", "reason", err.Error(), "limitBytes", limit)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -93,7 +107,7 @@ func runManager(args []string) int {
 	}
 	log.Info("starting manager", "leaderElection", f.manager.LeaderElect, "watchNamespaces", f.manager.WatchNamespaces,
 		"secureMetrics", f.manager.SecureMetrics)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")
 		return 1
 	}

@@ -110,7 +110,7 @@ func TestHelmTemplateMatchesGeneratedRBACAndWebhook(t *testing.T) {
 	var deploy appsv1.Deployment
 	fromUnstructured(t, mustFind(t, objs, "Deployment", "directory-sync-operator"), &deploy)
 	args := strings.Join(deploy.Spec.Template.Spec.Containers[0].Args, " ")
-	for _, want := range []string{"--watch-namespaces=team-a", "--enable-webhooks", "--metrics-secure=true", "--zap-log-level=info", "--leader-elect"} {
+	for _, want := range []string{"--watch-namespaces=team-a", "--enable-webhooks", "--metrics-secure=true", "--zap-log-level=info", "--leader-elect", "--memory-limit-ratio=0.9"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("manager args %q lack %s", args, want)
 		}
