@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
@@ -64,6 +65,68 @@ func BenchmarkPlan100kAllNew(b *testing.B) {
 	for b.Loop() {
 		if p := Compute(in); p.Summary.Creates != 100_000 {
 			b.Fatalf("%d creates", p.Summary.Creates)
+		}
+	}
+}
+
+// inSyncBench builds the world of test/bench's in-sync run: n people in groupCount managed groups
+// (two each, as internal/testenv/synthetic assigns them), ten managed fields, target users listed
+// in TargetID order with their group names, groups listing their sorted member ids.
+func inSyncBench(n, groupCount int) Input {
+	pol := policy(func(p *Policy) {
+		p.ManagedFields = []string{model.FieldUserName, model.FieldEmail, model.FieldGivenName, model.FieldFamilyName,
+			model.FieldDisplayName, model.FieldTitle, model.FieldPhoneNumber, model.FieldEmployeeNumber,
+			model.FieldDepartment, model.FieldGroups}
+	})
+	in := Input{
+		Desired:        make([]model.User, n),
+		Actual:         make([]model.User, n),
+		Groups:         make([]model.Group, groupCount),
+		Policy:         pol,
+		Now:            now,
+		SourceComplete: true,
+	}
+	for g := range in.Groups {
+		in.Groups[g] = managedGroup(fmt.Sprintf("grp-%04d", g))
+		in.Groups[g].TargetID = fmt.Sprintf("g%07d", g)
+	}
+	for i := range n {
+		uid := fmt.Sprintf("user%06d", i)
+		d := model.User{
+			ExternalID: fmt.Sprintf("%s00000000-0000-4000-8000-%012d", pfx, i), UserName: uid,
+			Email: uid + "@example.com", GivenName: fmt.Sprintf("Given%d", i), FamilyName: fmt.Sprintf("Family%d", i%9973),
+			Title: fmt.Sprintf("Title %d", i%37), PhoneNumber: fmt.Sprintf("+1 555 %07d", i),
+			EmployeeNumber: fmt.Sprint(1_000_000 + i), Department: fmt.Sprintf("Department %02d", i%50), Active: true,
+		}
+		d.DisplayName = d.GivenName + " " + d.FamilyName
+		a, b := i%groupCount, (i*7919+13)%groupCount
+		d.Groups = []string{in.Groups[a].DisplayName}
+		if b != a {
+			d.Groups = append(d.Groups, in.Groups[b].DisplayName)
+		}
+		in.Desired[i] = d
+		t := d
+		t.TargetID = fmt.Sprintf("u%07d", i)
+		in.Actual[i] = t
+		in.Groups[a].Members = append(in.Groups[a].Members, t.TargetID)
+		if b != a {
+			in.Groups[b].Members = append(in.Groups[b].Members, t.TargetID)
+		}
+	}
+	for g := range in.Groups {
+		slices.Sort(in.Groups[g].Members)
+	}
+	return in
+}
+
+// BenchmarkPlan1MInSync is the plan phase of test/bench's 1,000,000-user run already in sync.
+func BenchmarkPlan1MInSync(b *testing.B) {
+	in := inSyncBench(1_000_000, 2_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if p := Compute(in); len(p.Actions) != 0 || len(p.Problems) != 0 {
+			b.Fatalf("%d actions, %d problems", len(p.Actions), len(p.Problems))
 		}
 	}
 }

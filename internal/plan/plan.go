@@ -40,9 +40,10 @@ import (
 // Memberships (only when model.FieldGroups is managed): desired groups are resolved by the
 // operator's group externalId first, then by display name (managed groups first). Missing groups
 // are created (CreateGroup) before members are added. Memberships are removed only from managed
-// groups, only for managed users that are applied desired users. With Controls.AdoptGroups an
-// unowned group of a desired name is adopted (AdoptGroup) and managed in the same run; an
-// ambiguous one is a Conflict problem and nothing is done for that name.
+// groups, only for managed users that are applied desired users, and never under a member id that
+// several target users carry (a broken target: the listing may mean either of them). With
+// Controls.AdoptGroups an unowned group of a desired name is adopted (AdoptGroup) and managed in
+// the same run; an ambiguous one is a Conflict problem and nothing is done for that name.
 //
 // Safety: when the source is incomplete, no Suspend/Delete/Anonymize and no RemoveMember is
 // planned, and no grace clock is started (Plan.OffboardingHeld); creates, updates, reactivations
@@ -68,6 +69,9 @@ func Compute(in Input) Plan {
 	p.checkDesired()
 	p.matchAdoptions()
 	p.matchGroupAdoptions()
+	if p.manageGroups {
+		p.resolveWanted() // after matchGroupAdoptions, which makes adopted groups resolve by name
+	}
 	p.decideHold()
 	for i := range in.Desired {
 		switch p.status[i] {
@@ -139,11 +143,6 @@ const (
 	presentHeld // strongest: a held record is never acted upon
 )
 
-type memberKey struct {
-	group  int32
-	target string
-}
-
 type planner struct {
 	in           Input
 	pol          Policy
@@ -154,7 +153,8 @@ type planner struct {
 	manageGroups bool
 
 	managedByExt   map[string]int32   // index into Actual; -1 when several target users share it
-	managedByID    map[string]int32   // TargetID → index into Actual (managed users, groups only)
+	byID           map[string]int32   // TargetID → index into Actual, every target user (groups only)
+	sharedID       map[string][]int32 // TargetID several target users hold (a broken target) → all of them
 	actualByName   map[string]int32   // lower-case userName → first index into Actual
 	actualNameMore map[string][]int32 // further holders of a userName (rare)
 	managed        int
@@ -166,8 +166,16 @@ type planner struct {
 
 	groupByName map[string]int32 // display name → index into Groups (managed preferred)
 	groupByOwn  map[string]int32 // name part of the operator's group externalId → index
-	members     map[memberKey]struct{}
-	newGroups   map[string]struct{}
+	// memberOf[memberOff[ai]:memberOff[ai+1]] lists, in ascending order and once per listing, the
+	// groups whose Members name target user ai. Pointer-free arrays rather than a map keyed by
+	// (group, id): at a million users that map's probes and GC scans were most of the planning time.
+	memberOff []int32
+	memberOf  []int32
+	// wanted[wantOff[di]:wantOff[di+1]] is resolveGroup of each of desired user di's Groups, in
+	// order (applied users only): resolved once, used by additions and removals.
+	wantOff   []int32
+	wanted    []int32
+	newGroups map[string]struct{}
 
 	presence map[string]presence // externalId → why a present record is not desired
 	heldIDs  int                 // distinct held externalIds
@@ -245,20 +253,23 @@ func (p *planner) indexActual() {
 	n := len(p.in.Actual)
 	p.managedByExt = make(map[string]int32, n)
 	p.matchOf = make([]int32, n)
+	withID := 0
 	if p.manageGroups {
-		p.managedByID = make(map[string]int32, n)
+		p.byID = make(map[string]int32, n)
 	}
 	for i := range p.in.Actual {
 		a := &p.in.Actual[i]
+		if p.byID != nil && a.TargetID != "" {
+			// every target user, not only managed ones: an unmanaged one may be adopted in this run
+			p.byID[a.TargetID] = int32(i)
+			withID++
+		}
 		if !p.isManaged(a.ExternalID) {
 			continue
 		}
 		p.managed++
 		if !p.settled(a) {
 			p.people++
-		}
-		if p.managedByID != nil && a.TargetID != "" {
-			p.managedByID[a.TargetID] = int32(i)
 		}
 		// one map operation: an insert that leaves the length unchanged found a holder already
 		before := len(p.managedByExt)
@@ -277,6 +288,9 @@ func (p *planner) indexActual() {
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
 			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))
+	}
+	if len(p.byID) < withID {
+		p.indexSharedIDs()
 	}
 }
 
@@ -310,11 +324,6 @@ func (p *planner) indexGroups() {
 	groups := p.in.Groups
 	p.groupByName = make(map[string]int32, len(groups))
 	p.groupByOwn = map[string]int32{}
-	total := 0
-	for i := range groups {
-		total += len(groups[i].Members)
-	}
-	p.members = make(map[memberKey]struct{}, total)
 	ownPrefix := p.pol.ExternalIDPrefix + groupMarker
 	for i := range groups {
 		g := &groups[i]
@@ -326,10 +335,8 @@ func (p *planner) indexGroups() {
 				p.groupByOwn[own] = int32(i)
 			}
 		}
-		for _, id := range g.Members {
-			p.members[memberKey{int32(i), id}] = struct{}{}
-		}
 	}
+	p.indexMemberships()
 }
 
 // resolveGroup returns the index of the target group a desired group name refers to, or -1.
@@ -489,9 +496,6 @@ func (p *planner) planDesired(di int32) {
 			return // reported by matchAdoptions
 		}
 		found = adopted
-		if adopted && p.manageGroups {
-			p.managedByID[p.in.Actual[ai].TargetID] = ai
-		}
 	}
 	if !found {
 		if !d.Active && !p.in.Policy.CreateDisabled {
@@ -505,7 +509,7 @@ func (p *planner) planDesired(di int32) {
 		u.TargetID = ""
 		p.add(Action{Kind: KindCreate, ExternalID: d.ExternalID, UserName: d.UserName, User: &u,
 			Reason: "new in source"})
-		p.planAdditions(d, "")
+		p.planAdditions(di, -1)
 		return
 	}
 	p.matchOf[ai] = di + 1
@@ -553,73 +557,7 @@ func (p *planner) planDesired(di int32) {
 		p.add(Action{Kind: KindSuspend, ExternalID: d.ExternalID, TargetID: a.TargetID, UserName: a.UserName,
 			Reason: "disabled in directory"})
 	}
-	p.planAdditions(d, a.TargetID)
-}
-
-// planAdditions adds d to each of its desired groups it is not a member of yet.
-func (p *planner) planAdditions(d *model.User, targetID string) {
-	if !p.manageGroups {
-		return
-	}
-	for k, name := range d.Groups {
-		if name == "" || slices.Contains(d.Groups[:k], name) || p.groupRefused(name) {
-			continue
-		}
-		gi := p.resolveGroup(name)
-		if gi < 0 {
-			if p.newGroups == nil {
-				p.newGroups = map[string]struct{}{}
-			}
-			p.newGroups[name] = struct{}{}
-			p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName, Group: name,
-				Reason: "in group in source"})
-			continue
-		}
-		if targetID != "" {
-			if _, ok := p.members[memberKey{gi, targetID}]; ok {
-				continue
-			}
-		}
-		if p.anyResolvesTo(d.Groups[:k], gi) {
-			continue
-		}
-		g := &p.in.Groups[gi]
-		p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName,
-			Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "in group in source"})
-	}
-}
-
-// anyResolvesTo reports whether one of names resolves to the group gi.
-func (p *planner) anyResolvesTo(names []string, gi int32) bool {
-	for _, n := range names {
-		if p.resolveGroup(n) == gi {
-			return true
-		}
-	}
-	return false
-}
-
-// planRemovals removes applied desired users from the managed groups they should no longer be in.
-func (p *planner) planRemovals() {
-	for gi := range p.in.Groups {
-		g := &p.in.Groups[gi]
-		if !p.isManagedGroup(g.ExternalID) && !p.groupAdopted(int32(gi)) {
-			continue // hand-made groups keep their members; an adopted one is managed from this run on
-		}
-		for _, id := range g.Members {
-			ai, ok := p.managedByID[id]
-			if !ok {
-				continue
-			}
-			m := p.matchOf[ai]
-			if m <= 0 || p.anyResolvesTo(p.in.Desired[m-1].Groups, int32(gi)) || p.keepsRefused(p.in.Desired[m-1].Groups, g) {
-				continue
-			}
-			a := &p.in.Actual[ai]
-			p.add(Action{Kind: KindRemoveMember, ExternalID: p.ownerOf(ai), TargetID: id, UserName: a.UserName,
-				Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "not in group in source"})
-		}
-	}
+	p.planAdditions(di, ai)
 }
 
 // planAbsent offboards managed users that are not in the desired set and computes the next state.

@@ -1,0 +1,187 @@
+package plan
+
+import "slices"
+
+// Memberships. Group members are target user ids; they are resolved to target users once
+// (indexMemberships) and each applied desired user's group names to target groups once
+// (resolveWanted), so that additions and removals compare small integer slices: at a million
+// users a map keyed by (group, id) strings, probed once per membership, was most of the planner's
+// time and memory.
+
+// indexSharedIDs lists the holders of each TargetID that several target users carry, in index order.
+// Only a broken target has them; a group listing such an id says nothing certain about either user.
+func (p *planner) indexSharedIDs() {
+	p.sharedID = map[string][]int32{}
+	for i := range p.in.Actual {
+		id := p.in.Actual[i].TargetID
+		if last := p.byID[id]; id != "" && last != int32(i) {
+			p.sharedID[id] = append(p.sharedID[id], int32(i))
+		}
+	}
+	for id, holders := range p.sharedID {
+		p.sharedID[id] = append(holders, p.byID[id])
+	}
+}
+
+// indexMemberships resolves every group member id to the target users holding it, once, and fills
+// memberOff/memberOf. Ids no target user holds are left out: they match nobody.
+func (p *planner) indexMemberships() {
+	groups := p.in.Groups
+	total := 0
+	for gi := range groups {
+		total += len(groups[gi].Members)
+	}
+	// First pass: resolve each listing (kept in holder, so that ids are looked up only once) and
+	// count each user's listings; memberOff[ai+1] holds the count of user ai until summed up.
+	holder := make([]int32, 0, total)
+	p.memberOff = make([]int32, len(p.in.Actual)+1)
+	for gi := range groups {
+		for _, id := range groups[gi].Members {
+			ai, ok := p.byID[id]
+			if !ok {
+				ai = -1
+			} else if shared := p.sharedID[id]; shared != nil {
+				for _, h := range shared {
+					p.memberOff[h+1]++
+				}
+			} else {
+				p.memberOff[ai+1]++
+			}
+			holder = append(holder, ai)
+		}
+	}
+	for ai := range p.in.Actual {
+		p.memberOff[ai+1] += p.memberOff[ai]
+	}
+	// Second pass: fill in group order, so that each user's groups come out ascending.
+	p.memberOf = make([]int32, p.memberOff[len(p.in.Actual)])
+	next := slices.Clone(p.memberOff[:len(p.in.Actual)])
+	k := 0
+	for gi := range groups {
+		for _, id := range groups[gi].Members {
+			ai := holder[k]
+			k++
+			switch shared := p.sharedID[id]; {
+			case ai < 0:
+			case shared != nil:
+				for _, h := range shared {
+					p.memberOf[next[h]] = int32(gi)
+					next[h]++
+				}
+			default:
+				p.memberOf[next[ai]] = int32(gi)
+				next[ai]++
+			}
+		}
+	}
+}
+
+// groupsOf returns the groups that list target user ai as a member, ascending.
+func (p *planner) groupsOf(ai int32) []int32 {
+	return p.memberOf[p.memberOff[ai]:p.memberOff[ai+1]]
+}
+
+// resolveWanted resolves the groups of every applied desired user once (see wanted).
+func (p *planner) resolveWanted() {
+	desired := p.in.Desired
+	p.wantOff = make([]int32, len(desired)+1)
+	total := 0
+	for i := range desired {
+		if p.status[i] == applied {
+			total += len(desired[i].Groups)
+		}
+	}
+	p.wanted = make([]int32, 0, total)
+	for i := range desired {
+		if p.status[i] == applied {
+			for _, name := range desired[i].Groups {
+				p.wanted = append(p.wanted, p.resolveGroup(name))
+			}
+		}
+		p.wantOff[i+1] = int32(len(p.wanted))
+	}
+}
+
+// wantedGroups returns resolveGroup of each of applied desired user di's Groups.
+func (p *planner) wantedGroups(di int32) []int32 {
+	return p.wanted[p.wantOff[di]:p.wantOff[di+1]]
+}
+
+// planAdditions adds desired user di to each of its desired groups it is not a member of yet; ai is
+// its target user, -1 when it is created in this run.
+func (p *planner) planAdditions(di, ai int32) {
+	if !p.manageGroups {
+		return
+	}
+	d := &p.in.Desired[di]
+	targetID := ""
+	if ai >= 0 {
+		targetID = p.in.Actual[ai].TargetID
+	}
+	want := p.wantedGroups(di)
+	for k, name := range d.Groups {
+		if name == "" || slices.Contains(d.Groups[:k], name) || p.groupRefused(name) {
+			continue
+		}
+		gi := want[k]
+		if gi < 0 {
+			if p.newGroups == nil {
+				p.newGroups = map[string]struct{}{}
+			}
+			p.newGroups[name] = struct{}{}
+			p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName, Group: name,
+				Reason: "in group in source"})
+			continue
+		}
+		if ai >= 0 && p.listedIn(ai, gi) {
+			continue
+		}
+		if slices.Contains(want[:k], gi) {
+			continue // an earlier name resolved to the same group
+		}
+		g := &p.in.Groups[gi]
+		p.add(Action{Kind: KindAddMember, ExternalID: d.ExternalID, TargetID: targetID, UserName: d.UserName,
+			Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "in group in source"})
+	}
+}
+
+// listedIn reports whether group gi lists target user ai as a member.
+func (p *planner) listedIn(ai, gi int32) bool {
+	groups := p.groupsOf(ai)
+	if len(groups) <= 8 {
+		return slices.Contains(groups, gi)
+	}
+	_, found := slices.BinarySearch(groups, gi)
+	return found
+}
+
+// planRemovals removes applied desired users from the managed groups they should no longer be in:
+// each target user matched by an applied desired user (managed, or adopted in this run) leaves the
+// managed or adopted groups that list it and that none of its desired groups resolves to.
+func (p *planner) planRemovals() {
+	removable := make([]bool, len(p.in.Groups))
+	for gi := range p.in.Groups {
+		// hand-made groups keep their members; an adopted one is managed from this run on
+		removable[gi] = p.isManagedGroup(p.in.Groups[gi].ExternalID) || p.groupAdopted(int32(gi))
+	}
+	for ai := range p.in.Actual {
+		m := p.matchOf[ai]
+		if m <= 0 {
+			continue
+		}
+		a := &p.in.Actual[ai]
+		if p.sharedID[a.TargetID] != nil {
+			continue // a listing of this id may mean another target user: when in doubt, hold
+		}
+		d := &p.in.Desired[m-1]
+		want := p.wantedGroups(m - 1)
+		for _, gi := range p.groupsOf(int32(ai)) {
+			g := &p.in.Groups[gi]
+			if !removable[gi] || slices.Contains(want, gi) || p.keepsRefused(d.Groups, g) {
+				continue
+			}
+			p.add(Action{Kind: KindRemoveMember, ExternalID: p.ownerOf(int32(ai)), TargetID: a.TargetID, UserName: a.UserName,
+				Group: g.DisplayName, GroupTargetID: g.TargetID, Reason: "not in group in source"})
+		}
+	}
+}
