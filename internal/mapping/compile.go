@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
@@ -114,15 +116,19 @@ var lookupNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // compiledLookup is a lookup table ready for use.
 type compiledLookup struct {
-	name       string
-	entries    map[string]string
+	name    string
+	entries map[string]string
+	// valid is entries with its values made valid UTF-8 once, here rather than for every record.
+	valid      map[string]string
 	def        string
 	hasDefault bool
 }
 
 // compiledField produces one target field.
 type compiledField struct {
-	target   string
+	target string
+	// slot is the index of target in model.StringFields, -1 when it is not one of them.
+	slot     int
 	kind     valueKind
 	from     string
 	program  cel.Program // nil unless the mapping has an expression
@@ -218,9 +224,9 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 		case len(l.Entries) == 0:
 			fail(where, "table has no entries")
 		}
-		t := &compiledLookup{name: l.Name, entries: l.Entries}
+		t := &compiledLookup{name: l.Name, entries: l.Entries, valid: validValues(l.Entries)}
 		if l.Default != nil {
-			t.def, t.hasDefault = *l.Default, true
+			t.def, t.hasDefault = validUTF8(*l.Default), true
 		}
 		if tables[l.Name] == nil {
 			tables[l.Name] = t
@@ -298,7 +304,7 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 		if fm.ApplyOn == v1alpha1.ApplyCreate && (target == model.FieldUserName || target == model.FieldActive || target == model.FieldGroups) {
 			fail(where+".applyOn", "%s is always kept in step with the directory", target)
 		}
-		cf := &compiledField{target: target, kind: kindOf(target), from: fm.From, required: fm.Required,
+		cf := &compiledField{target: target, slot: slices.Index(model.StringFields, target), kind: kindOf(target), from: fm.From, required: fm.Required,
 			attr: attr, vkind: vkind, createOnly: fm.ApplyOn == v1alpha1.ApplyCreate}
 		if attr {
 			cf.kind = kindOfValue(vkind)
@@ -322,7 +328,7 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 			}
 		}
 		if fm.Default != nil {
-			cf.def, cf.hasDef = *fm.Default, true
+			cf.def, cf.hasDef = validUTF8(*fm.Default), true
 			if cf.kind == kindBool && !cf.attr {
 				b, err := strconv.ParseBool(cf.def)
 				if err != nil {
@@ -431,4 +437,18 @@ func tableNames(tables map[string]*compiledLookup) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// validValues returns entries, or when a value is not valid UTF-8 a copy with valid values.
+func validValues(entries map[string]string) map[string]string {
+	for _, v := range entries {
+		if !utf8.ValidString(v) {
+			valid := make(map[string]string, len(entries))
+			for k, v := range entries {
+				valid[k] = validUTF8(v)
+			}
+			return valid
+		}
+	}
+	return entries
 }

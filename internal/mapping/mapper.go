@@ -20,6 +20,7 @@ import (
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
+	"github.com/directory-sync/directory-sync-operator/internal/plan"
 )
 
 // Result is the outcome of mapping one record: exactly one of a User (Skip == nil and !OutOfScope),
@@ -55,6 +56,9 @@ type Mapper struct {
 	plans      []fieldPlan     // userName first, so later problems can name the user
 	managed    []string
 	createOnly []string
+	// marked makes ExternalID the record id under marker (see WithMarker).
+	marked bool
+	marker string
 }
 
 // targetOrder is the order fields are evaluated in.
@@ -163,8 +167,27 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 
 // Map maps one record.
 func (m *Mapper) Map(rec model.Record) Result {
-	return m.mapRecord(context.Background(), &rec, &activation{})
+	var res Result
+	switch o, p := m.mapRecord(context.Background(), &rec, &activation{}, &res.User); o {
+	case outSkipped:
+		res.Skip = p
+	case outDisabled:
+		res.OutOfScope, res.Disabled = true, true
+	case outOutOfScope:
+		res.OutOfScope = true
+	}
+	return res
 }
+
+// WithMarker returns a Mapper that gives the users it maps the externalId plan.UserExternalID(marker,
+// record id), the form targets hold, instead of the record's id.
+func (m *Mapper) WithMarker(marker string) *Mapper {
+	c := *m
+	c.marked, c.marker = true, marker
+	return &c
+}
+
+func (m *Mapper) externalID(id string) string { return plan.UserExternalID(m.marker, id) }
 
 // MapAll maps records in parallel and returns the users and problems in record order, and the number
 // of records out of scope.
@@ -217,16 +240,15 @@ func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcom
 			out := &chunks[c]
 			end := min((c+1)*mapChunk, len(records))
 			for i := c * mapChunk; i < end; i++ {
-				r := m.mapRecord(ctx, &records[i], act)
-				switch {
-				case r.Disabled:
+				switch o, p := m.mapRecord(ctx, &records[i], act, &users[i]); o {
+				case outDisabled:
 					out.Disabled = append(out.Disabled, records[i].ID)
-				case r.OutOfScope:
+				case outOutOfScope:
 					out.OutOfScope = append(out.OutOfScope, records[i].ID)
-				case r.Skip != nil:
-					out.Problems = append(out.Problems, *r.Skip)
+				case outSkipped:
+					out.Problems = append(out.Problems, *p)
 				default:
-					users[i], mapped[i] = r.User, true
+					mapped[i] = true
 				}
 			}
 		}
@@ -268,7 +290,18 @@ func (m *Mapper) MapRecords(ctx context.Context, records []model.Record) (Outcom
 // maxRules is how many rules fit the scope bitmap kept on the stack; more fall back to the heap.
 const maxRules = 64
 
-func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activation) Result {
+// outcome is what became of one record.
+type outcome uint8
+
+const (
+	outMapped outcome = iota
+	outSkipped
+	outOutOfScope
+	outDisabled
+)
+
+// mapRecord maps rec into *u, which must be the zero User, or returns why it could not.
+func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activation, u *model.User) (outcome, *model.Problem) {
 	if rec.ID == "" {
 		subject := rec.DN
 		if subject == "" {
@@ -300,16 +333,19 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		}
 		if in && rec.Disabled && !r.includeDisabled {
 			// The rule treats disabled accounts as absent from the directory.
-			return Result{OutOfScope: true, Disabled: true}
+			return outDisabled, nil
 		}
 		inScope = append(inScope, in)
 		anyInScope = anyInScope || in
 	}
 	if !anyInScope {
-		return Result{OutOfScope: true}
+		return outOutOfScope, nil
 	}
 
-	u := model.User{ExternalID: rec.ID, Active: !rec.Disabled}
+	u.ExternalID, u.Active = rec.ID, !rec.Disabled
+	if m.marked {
+		u.ExternalID = m.externalID(rec.ID)
+	}
 	subject := rec.ID
 	userNameMapped := false
 	for _, plan := range m.plans {
@@ -325,9 +361,10 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		}
 		r := m.rules[c.rule]
 		act.lookups = r.lookupsVar
-		if p := m.applyField(ctx, &u, rec, r, c.field, act, subject); p != nil {
+		if p := m.applyField(ctx, u, rec, r, c.field, act, subject); p != nil {
 			p.ID = rec.ID
-			return Result{Skip: p}
+			*u = model.User{}
+			return outSkipped, p
 		}
 		if plan.target == model.FieldUserName {
 			userNameMapped = true
@@ -335,13 +372,14 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		}
 	}
 	if !userNameMapped {
+		*u = model.User{}
 		return skip(rec.ID, rec.ID, model.ReasonMissingField, "no rule in scope maps userName")
 	}
-	return Result{User: u}
+	return outMapped, nil
 }
 
-func skip(subject, id string, reason model.ProblemReason, msg string) Result {
-	return Result{Skip: &model.Problem{Subject: subject, ID: id, Reason: reason, Message: msg}}
+func skip(subject, id string, reason model.ProblemReason, msg string) (outcome, *model.Problem) {
+	return outSkipped, &model.Problem{Subject: subject, ID: id, Reason: reason, Message: msg}
 }
 
 func eval(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error) {
@@ -360,36 +398,63 @@ func eval(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error
 	return v, nil
 }
 
+// emptyWhy explains an empty value in MissingField messages; the text is only built for a problem.
+type emptyWhy struct {
+	kind uint8 // one of the why* constants
+	attr string
+}
+
+const (
+	whyNoValue uint8 = iota
+	whyAttrMissing
+	whyAttrEmpty
+	whyExprEmpty
+)
+
+func (w emptyWhy) String() string {
+	switch w.kind {
+	case whyAttrMissing:
+		return fmt.Sprintf("attribute %s missing", w.attr)
+	case whyAttrEmpty:
+		return fmt.Sprintf("attribute %s is empty", w.attr)
+	case whyExprEmpty:
+		return "expression returned an empty value"
+	}
+	return "no value"
+}
+
 // applyField computes one field into u, or returns the problem that skips the record.
 func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Record, r *compiledRule, f *compiledField, act *activation, subject string) *model.Problem {
 	problem := func(reason model.ProblemReason, format string, args ...any) *model.Problem {
 		return &model.Problem{Subject: subject, Reason: reason,
 			Message: fmt.Sprintf("rule %q field %s: ", r.name, f.target) + fmt.Sprintf(format, args...)}
 	}
-	// why explains an empty value in MissingField messages.
-	why := "no value"
+	why := emptyWhy{}
 
 	var values []string // the raw value(s); empty or one element for single-valued fields
 	var single [1]string
+	// owned is set when values are the field's own constants (a lookup's values, the default),
+	// checked to be valid UTF-8 when the rule was compiled.
+	owned := false
 	switch {
 	case f.from != "":
 		vals, ok := findAttr(rec.Attributes, f.from)
 		switch {
 		case !ok:
-			why = fmt.Sprintf("attribute %s missing", f.from)
+			why = emptyWhy{whyAttrMissing, f.from}
 		case f.kind == kindList:
 			values = vals
 		default:
 			single[0] = vals[0]
 			values = single[:]
-			why = fmt.Sprintf("attribute %s is empty", f.from)
+			why = emptyWhy{whyAttrEmpty, f.from}
 		}
 	case f.program != nil:
 		v, err := eval(ctx, f.program, act)
 		if err != nil {
 			return problem(model.ReasonExpressionError, "expression failed: %s", evalMessage(err, rec))
 		}
-		why = "expression returned an empty value"
+		why = emptyWhy{kind: whyExprEmpty}
 		values, err = toStrings(v, f.kind, single[:0])
 		if err != nil {
 			return problem(model.ReasonExpressionError, "%v", err)
@@ -407,7 +472,7 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 			if key == "" {
 				continue
 			}
-			v, ok := f.lookup.entries[key]
+			v, ok := f.lookup.valid[key]
 			if !ok {
 				if !f.lookup.hasDefault {
 					// The key is the person's data (perhaps from a fetched HR document): not quoted.
@@ -417,11 +482,11 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 			}
 			translated = append(translated, v)
 		}
-		values = translated
+		values, owned = translated, true
 	}
 	if allEmpty(values) && f.hasDef {
 		single[0] = f.def
-		values = single[:]
+		values, owned = single[:], true
 	}
 	if allEmpty(values) {
 		if f.required || f.target == model.FieldUserName {
@@ -433,10 +498,12 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 	if f.attr {
 		var v model.Value
 		if f.vkind == model.KindStrings {
+			// StringsValue copies: values may be the record's own slice, which is not the mapper's to change.
+			valid := make([]string, len(values))
 			for i := range values {
-				values[i] = validUTF8(values[i])
+				valid[i] = validUTF8(values[i])
 			}
-			v = model.StringsValue(values)
+			v = model.StringsValue(valid)
 		} else if len(values) > 0 {
 			var err error
 			if v, err = model.ParseValue(f.vkind, validUTF8(values[0])); err != nil {
@@ -462,7 +529,11 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 		u.Groups = normalizeGroups(values)
 	default:
 		if len(values) > 0 {
-			u.Set(f.target, validUTF8(values[0]))
+			v := values[0]
+			if !owned {
+				v = validUTF8(v)
+			}
+			*stringField(u, f.slot) = v
 		}
 	}
 	return nil
@@ -495,6 +566,9 @@ func toStrings(v ref.Val, kind valueKind, buf []string) ([]string, error) {
 	case traits.Lister:
 		if kind != kindList {
 			break
+		}
+		if native, ok := v.Value().([]string); ok {
+			return native, nil // e.g. record.groups: read only, callers copy what they keep
 		}
 		n, _ := v.Size().(types.Int)
 		out := make([]string, 0, int(n))
@@ -543,4 +617,34 @@ func validUTF8(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// stringField returns the named string field of u with index slot in model.StringFields: an index
+// resolved when the rule was compiled is cheaper per record than the field's name.
+func stringField(u *model.User, slot int) *string {
+	switch slot {
+	case 0:
+		return &u.UserName
+	case 1:
+		return &u.DisplayName
+	case 2:
+		return &u.GivenName
+	case 3:
+		return &u.FamilyName
+	case 4:
+		return &u.Email
+	case 5:
+		return &u.PhoneNumber
+	case 6:
+		return &u.Title
+	case 7:
+		return &u.Department
+	case 8:
+		return &u.EmployeeNumber
+	case 9:
+		return &u.Manager
+	case 10:
+		return &u.Role
+	}
+	panic(fmt.Sprintf("mapping: no string field %d", slot))
 }

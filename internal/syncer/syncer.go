@@ -111,15 +111,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Entries = len(records)
 	res.Snapshot = &model.Snapshot{Problems: snap.Problems, Complete: snap.Complete, ReadAt: snap.ReadAt, HighWater: snap.HighWater}
 
-	mapped, err := o.Mapper.MapRecords(ctx, records)
+	marker := o.Policy.ExternalIDPrefix
+	// The mapper writes the externalIds with the marker, as targets hold them.
+	mapped, err := o.Mapper.WithMarker(marker).MapRecords(ctx, records)
 	if err != nil {
 		return res, fmt.Errorf("mapping records: %w", err)
 	}
-	marker := o.Policy.ExternalIDPrefix
 	users := mapped.Users
-	for i := range users {
-		users[i].ExternalID = plan.UserExternalID(marker, users[i].ExternalID)
-	}
 	var managers *managerIndex
 	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
 		managers = indexManagers(records, users)
