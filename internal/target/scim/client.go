@@ -44,6 +44,8 @@ const (
 	// follows a decoded value), so that its connection is reused; a longer rest costs more than a
 	// new connection.
 	drainLimit = 1 << 20
+	// maxListAhead bounds the list pages asked for ahead of the one being read (see listAll).
+	maxListAhead = 4
 )
 
 // Options configure a Client. Zero values select the documented defaults.
@@ -307,42 +309,61 @@ func userSchemas(u *User) []string {
 
 // listAll pages through a query with startIndex/count until totalResults are read. It copes with
 // targets returning fewer than count items per page, stops on one that ignores startIndex, and
-// fails when the listing exceeds the client's page or item ceiling. While a page is decoded the
-// next one is already asked for, at the offset the page before suggests (pages of the size the
-// previous one had, within totalResults); a guess that proves wrong is dropped and asked again.
+// fails when the listing exceeds the client's page or item ceiling.
+//
+// Once the first page tells totalResults, up to listAhead further pages are asked for at once, at
+// the offsets the page before suggests (pages of the size it had, within totalResults), while the
+// client decodes: a listing costs about one round trip per listAhead pages instead of one per page.
+// A guess that proves wrong (an irregular short page) drops the pages asked after it and asks again
+// at the right offset; regular pages waste no request.
 func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, error) {
 	count, err := c.pageSize(ctx)
 	if err != nil {
 		return nil, err
 	}
 	lim := c.opts.Limits
+	ahead := c.listAhead()
 	var all []T
 	start := 1
 	var prevFirst []byte
-	var next *pageFetch
-	defer func() { next.drop() }()
-	guess, total := 0, 0 // the previous page's size and totalResults, for the next guess
+	var queue []*pageFetch // pages asked for, in offset order; queue[0] is the next one read
+	defer func() {
+		for _, f := range queue {
+			f.drop()
+		}
+	}()
 	for pages := 1; ; pages++ {
 		if pages > lim.MaxPages {
 			return nil, fmt.Errorf("scim: GET %s: more than %d pages; the target's pagination does not end", path, lim.MaxPages)
 		}
-		if next == nil || next.start != start {
-			next.drop()
-			next = fetchPage(ctx, c, path, filter, start, count)
+		if len(queue) == 0 || queue[0].start != start {
+			// No page asked for at this offset (the first page, or a wrong guess): ask again from here.
+			for _, f := range queue {
+				f.drop()
+			}
+			queue = append(queue[:0], fetchPage(ctx, c, path, filter, start, count))
 		}
-		r := <-next.done
-		next = nil
+		r := <-queue[0].done
+		queue = queue[1:]
 		if r.err != nil {
 			return nil, r.err
-		}
-		if guess > 0 && total > 0 && start+guess <= total && pages < lim.MaxPages {
-			next = fetchPage(ctx, c, path, filter, start+guess, count)
 		}
 		var page ListResponse[T]
 		if err := json.Unmarshal(r.body, &page); err != nil {
 			return nil, decodeError(http.MethodGet, path, err)
 		}
 		n := len(page.Resources)
+		// Ask for the pages after this one before working on it, sized as this one was.
+		if n > 0 && page.TotalResults > 0 && (len(queue) == 0 || queue[0].start == start+n) {
+			next := start + n
+			if k := len(queue); k > 0 {
+				next = queue[k-1].start + n
+			}
+			for len(queue) < ahead && next <= page.TotalResults && pages+len(queue) < lim.MaxPages {
+				queue = append(queue, fetchPage(ctx, c, path, filter, next, count))
+				next += n
+			}
+		}
 		if n > 0 {
 			// The first resource as decoded stands for the page: equal twice in a row means the
 			// target ignores startIndex.
@@ -360,7 +381,6 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 		}
 		all = append(all, page.Resources...)
 		start += n
-		guess, total = n, page.TotalResults
 		switch {
 		case n == 0:
 			return all, nil
@@ -372,6 +392,10 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 		}
 	}
 }
+
+// listAhead is how many list pages one listing has in flight at most: the client's concurrency,
+// which the user chose as what the target bears, but no more than maxListAhead.
+func (c *Client) listAhead() int { return max(1, min(c.opts.Concurrency, maxListAhead)) }
 
 // pageFetch is one list page on its way.
 type pageFetch struct {

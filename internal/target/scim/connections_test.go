@@ -131,3 +131,57 @@ func TestListingAsksAheadWithoutLosingResources(t *testing.T) {
 		})
 	}
 }
+
+// Once the first page tells totalResults, several pages are in flight at once (bounded by the
+// client's concurrency and listAhead), so that a listing of a distant target costs a round trip
+// per few pages, not per page; every resource is still listed once, in order, with no request
+// wasted on regular pages.
+func TestListingKeepsSeveralPagesInFlight(t *testing.T) {
+	const total, size = 60, 5
+	// Client concurrency → pages in flight at most (4 is maxListAhead).
+	for concurrency, wantInFlight := range map[int]int32{1: 1, 2: 2, 8: 4} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			var gets, inFlight, most atomic.Int32
+			srv := loopback(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/Users" {
+					http.NotFound(w, r)
+					return
+				}
+				gets.Add(1)
+				now := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+				}
+				time.Sleep(20 * time.Millisecond) // a distant server: the round trip dominates
+				start, _ := strconv.Atoi(r.URL.Query().Get("startIndex"))
+				var res []string
+				for i := start; i < start+size && i <= total; i++ {
+					res = append(res, fmt.Sprintf(`{"id":"u%02d","userName":"u%02d"}`, i, i))
+				}
+				fmt.Fprintf(w, `{"totalResults":%d,"Resources":[%s]}`, total, strings.Join(res, ","))
+			})
+			c, err := New(srv.URL, Options{PageSize: size, Concurrency: concurrency})
+			if err != nil {
+				t.Fatal(err)
+			}
+			users, err := c.ListUsers(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(users) != total {
+				t.Fatalf("listed %d users, want %d", len(users), total)
+			}
+			for i, u := range users {
+				if want := fmt.Sprintf("u%02d", i+1); u.ID != want {
+					t.Fatalf("user %d is %s, want %s", i, u.ID, want)
+				}
+			}
+			if got, want := gets.Load(), int32(total/size); got != want {
+				t.Errorf("%d GETs, want %d pages", got, want)
+			}
+			if got := most.Load(); got != wantInFlight {
+				t.Errorf("at most %d pages were in flight at once, want %d", got, wantInFlight)
+			}
+		})
+	}
+}
