@@ -38,44 +38,136 @@ type Source struct {
 
 var _ directory.Source = (*Source)(nil)
 
+// The values a person's record is made of; the shapes are the contract the tests and the bench's
+// write counts rely on.
+const (
+	idPrefix    = "00000000-0000-4000-8000-"
+	dnSuffix    = ",ou=people,dc=example,dc=com"
+	mailSuffix  = "@example.com"
+	titleCount  = 37
+	familyCount = 9973
+)
+
 // ID returns the stable id of person i.
-func ID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+func ID(i int) string { return string(appendID(nil, i)) }
+
+func appendID(b []byte, i int) []byte { return appendPadded(append(b, idPrefix...), i, 12) }
+
+// appendPadded appends i in decimal, zero-padded to width digits (as fmt's %0*d does).
+func appendPadded(b []byte, i, width int) []byte {
+	if i < 0 {
+		b = append(b, '-')
+		i = -i
+		width--
+	}
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], int64(i), 10)
+	for n := len(d); n < width; n++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
+}
+
+// constants holds the values many records share, made once per read rather than once per record.
+type constants struct {
+	titles, changedTitles, departments, families, groups []string
+}
+
+func newConstants(groups int) *constants {
+	c := &constants{
+		titles: make([]string, titleCount), changedTitles: make([]string, titleCount),
+		departments: make([]string, DepartmentCount), families: make([]string, familyCount),
+		groups: make([]string, groups),
+	}
+	for i := range c.titles {
+		c.titles[i] = "Title " + strconv.Itoa(i)
+		c.changedTitles[i] = c.titles[i] + " (changed)"
+	}
+	for i := range c.departments {
+		c.departments[i] = strconv.Itoa(100 + i)
+	}
+	for i := range c.families {
+		c.families[i] = "Family" + strconv.Itoa(i)
+	}
+	for g := range c.groups {
+		c.groups[g] = string(appendPadded([]byte("grp-"), g, 4))
+	}
+	return c
+}
 
 // Read generates every record afresh, as a real source returns new data on each read.
 func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
-	recs := make([]model.Record, s.Users)
-	groupNames := make([]string, s.Groups)
-	for g := range groupNames {
-		groupNames[g] = fmt.Sprintf("grp-%04d", g)
+	n := max(s.Users, 0)
+	recs := make([]model.Record, n)
+	c := newConstants(max(s.Groups, 0))
+	// One backing array for every record's one-element value slices and one for the group lists;
+	// each record gets capacity-limited windows, so an append to one never reaches another.
+	values := make([]string, n*len(Attributes))
+	var memberships []string
+	if s.Groups > 0 {
+		memberships = make([]string, 2*n)
 	}
+	var buf []byte
 	for i := range recs {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return nil, directory.Errorf(directory.KindUnreachable, ctx.Err(), "read cancelled")
 		}
-		uid := fmt.Sprintf("user%06d", i)
-		title := fmt.Sprintf("Title %d", i%37)
+		// The record's own text in one string: id, DN (holding the uid), mail, givenName,
+		// employeeNumber and telephoneNumber are substrings of it.
+		buf = appendID(buf[:0], i)
+		idEnd := len(buf)
+		buf = append(buf, "uid="...)
+		uidStart := len(buf)
+		buf = appendPadded(append(buf, "user"...), i, 6)
+		uidEnd := len(buf)
+		buf = append(buf, dnSuffix...)
+		dnEnd := len(buf)
+		buf = append(buf, buf[uidStart:uidEnd]...)
+		buf = append(buf, mailSuffix...)
+		mailEnd := len(buf)
+		buf = strconv.AppendInt(append(buf, "Given"...), int64(i), 10)
+		givenEnd := len(buf)
+		buf = strconv.AppendInt(buf, 1_000_000+int64(i), 10)
+		empEnd := len(buf)
+		buf = appendPadded(append(buf, "+1 555 "...), i, 7)
+		text := string(buf)
+
+		title := c.titles[i%titleCount]
 		if s.Changed != nil && s.Changed(i) {
-			title += " (changed)"
+			title = c.changedTitles[i%titleCount]
 		}
+		v := values[i*len(Attributes) : (i+1)*len(Attributes) : (i+1)*len(Attributes)]
+		v[0] = text[uidStart:uidEnd]
+		v[1] = text[dnEnd:mailEnd]
+		v[2] = text[mailEnd:givenEnd]
+		v[3] = c.families[i%familyCount]
+		v[4] = title
+		v[5] = c.departments[i%DepartmentCount]
+		v[6] = text[givenEnd:empEnd]
+		v[7] = text[empEnd:]
 		r := model.Record{
-			ID: ID(i),
-			DN: "uid=" + uid + ",ou=people,dc=example,dc=com",
+			ID: text[:idEnd],
+			DN: text[idEnd:dnEnd],
 			Attributes: map[string][]string{
-				"uid":              {uid},
-				"mail":             {uid + "@example.com"},
-				"givenName":        {fmt.Sprintf("Given%d", i)},
-				"sn":               {fmt.Sprintf("Family%d", i%9973)},
-				"title":            {title},
-				"departmentNumber": {strconv.Itoa(100 + i%DepartmentCount)},
-				"employeeNumber":   {strconv.Itoa(1_000_000 + i)},
-				"telephoneNumber":  {fmt.Sprintf("+1 555 %07d", i)},
+				"uid":              v[0:1:1],
+				"mail":             v[1:2:2],
+				"givenName":        v[2:3:3],
+				"sn":               v[3:4:4],
+				"title":            v[4:5:5],
+				"departmentNumber": v[5:6:6],
+				"employeeNumber":   v[6:7:7],
+				"telephoneNumber":  v[7:8:8],
 			},
 		}
 		if s.Groups > 0 {
 			a, b := i%s.Groups, (i*7919+13)%s.Groups
-			r.Groups = []string{groupNames[a]}
+			g := memberships[2*i : 2*i+2 : 2*i+2]
+			g[0] = c.groups[a]
 			if b != a {
-				r.Groups = append(r.Groups, groupNames[b])
+				g[1] = c.groups[b]
+				r.Groups = g
+			} else {
+				r.Groups = g[:1:1]
 			}
 		}
 		recs[i] = r
