@@ -79,17 +79,26 @@ type managerIndex struct {
 
 // indexManagers indexes records for resolveManagers; nil when no user names a manager.
 func indexManagers(records []model.Record, users []model.User) *managerIndex {
-	if !slices.ContainsFunc(users, func(u model.User) bool { return u.Manager != "" }) {
+	if !namesManager(users) {
 		return nil
 	}
-	idx := &managerIndex{ids: make(map[string]struct{}, len(records)), byDN: make(map[string]string, len(records))}
+	idx := newManagerIndex(len(records))
+	idx.add(records)
+	return idx
+}
+
+func newManagerIndex(size int) *managerIndex {
+	return &managerIndex{ids: make(map[string]struct{}, size), byDN: make(map[string]string, size)}
+}
+
+// add indexes records by id and DN.
+func (idx *managerIndex) add(records []model.Record) {
 	for i := range records {
 		idx.ids[records[i].ID] = struct{}{}
 		if records[i].DN != "" {
 			idx.byDN[normalizeDN(records[i].DN)] = records[i].ID
 		}
 	}
-	return idx
 }
 
 // resolveManagers turns each desired user's manager reference — the manager's directory id or DN,

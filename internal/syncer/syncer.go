@@ -102,26 +102,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{State: o.State}
 	defer func() { res.Duration = now().Sub(start) }()
 
-	snap, err := o.Source.Read(ctx)
-	if err != nil {
+	marker := o.Policy.ExternalIDPrefix
+	in, err := readAndMap(ctx, &o)
+	if in.sourceErr {
 		res.SourceErr = err
 		return res, fmt.Errorf("reading source: %w", err)
 	}
-	records := snap.Records
-	res.Entries = len(records)
-	res.Snapshot = &model.Snapshot{Problems: snap.Problems, Complete: snap.Complete, ReadAt: snap.ReadAt, HighWater: snap.HighWater}
-
-	marker := o.Policy.ExternalIDPrefix
-	// The mapper writes the externalIds with the marker, as targets hold them.
-	mapped, err := o.Mapper.WithMarker(marker).MapRecords(ctx, records)
+	snap, mapped, managers := in.snap, in.mapped, in.managers
+	res.Entries = in.entries
+	res.Snapshot = snap
 	if err != nil {
 		return res, fmt.Errorf("mapping records: %w", err)
 	}
 	users := mapped.Users
-	var managers *managerIndex
-	if slices.Contains(o.Policy.ManagedFields, model.FieldManager) {
-		managers = indexManagers(records, users)
-	}
 	// From here on nothing refers to the records: they are garbage unless the source keeps them.
 	res.OutOfScope = len(mapped.OutOfScope) + len(mapped.Disabled)
 	// A record that is present but unreadable or unmappable is not absent: with its id known its

@@ -152,6 +152,9 @@ func (e *env) run(people []person, opts ...func(*syncer.Options)) *syncer.Result
 func (e *env) runErr(ctx context.Context, src directory.Source, opts ...func(*syncer.Options)) (*syncer.Result, error) {
 	e.t.Helper()
 	e.target.ResetCalls()
+	if streamSources {
+		src = streamed{Source: src, batch: 3}
+	}
 	o := e.options(src)
 	for _, opt := range opts {
 		opt(&o)
