@@ -90,7 +90,7 @@ func (p *planner) matchAdoptions() {
 		if p.status[i] != applied || !d.Active {
 			continue
 		}
-		if _, ok := p.managedByExt[d.ExternalID]; ok {
+		if p.targetOf[i] != noTarget {
 			continue
 		}
 		ai, msg := p.adoptionCandidate(d)

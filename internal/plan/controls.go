@@ -128,7 +128,7 @@ func (p *planner) graceStart(ext string, since time.Time) time.Time {
 func (p *planner) noteRequests(withheld []Action) {
 	c := p.pol.Controls
 	name := func(ext string) string {
-		if ai, ok := p.managedByExt[ext]; ok && ai >= 0 && p.in.Actual[ai].UserName != "" {
+		if ai, ok := p.managedTarget(ext); ok && ai >= 0 && p.in.Actual[ai].UserName != "" {
 			return p.in.Actual[ai].UserName
 		}
 		return ext

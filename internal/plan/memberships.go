@@ -8,21 +8,6 @@ import "slices"
 // users a map keyed by (group, id) strings, probed once per membership, was most of the planner's
 // time and memory.
 
-// indexSharedIDs lists the holders of each TargetID that several target users carry, in index order.
-// Only a broken target has them; a group listing such an id says nothing certain about either user.
-func (p *planner) indexSharedIDs() {
-	p.sharedID = map[string][]int32{}
-	for i := range p.in.Actual {
-		id := p.in.Actual[i].TargetID
-		if last := p.byID[id]; id != "" && last != int32(i) {
-			p.sharedID[id] = append(p.sharedID[id], int32(i))
-		}
-	}
-	for id, holders := range p.sharedID {
-		p.sharedID[id] = append(holders, p.byID[id])
-	}
-}
-
 // indexMemberships resolves every group member id to the target users holding it, once, and fills
 // memberOff/memberOf. Ids no target user holds are left out: they match nobody.
 func (p *planner) indexMemberships() {
@@ -37,7 +22,7 @@ func (p *planner) indexMemberships() {
 	p.memberOff = make([]int32, len(p.in.Actual)+1)
 	for gi := range groups {
 		for _, id := range groups[gi].Members {
-			ai, ok := p.byID[id]
+			ai, ok := p.byID.get(id)
 			if !ok {
 				ai = -1
 			} else if shared := p.sharedID[id]; shared != nil {

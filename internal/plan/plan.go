@@ -78,7 +78,7 @@ func Compute(in Input) Plan {
 		case applied:
 			p.planDesired(int32(i))
 		case skipped:
-			if ai, ok := p.managedByExt[in.Desired[i].ExternalID]; ok && ai >= 0 {
+			if ai := p.targetOf[i]; ai >= 0 {
 				p.matchOf[ai] = skippedMatch
 			}
 		}
@@ -134,6 +134,8 @@ const (
 
 const skippedMatch = -1
 
+const noTarget = -2 // see planner.targetOf
+
 // presence says why a record that is in the source is not in the desired set.
 type presence uint8
 
@@ -152,8 +154,8 @@ type planner struct {
 	caseExact    map[string]bool
 	manageGroups bool
 
-	managedByExt   map[string]int32   // index into Actual; -1 when several target users share it
-	byID           map[string]int32   // TargetID → index into Actual, every target user (groups only)
+	managedByExt   *strIndex          // externalId → first managed target user; see managedTarget
+	byID           *strIndex          // TargetID → first target user, managed or not (groups only)
 	sharedID       map[string][]int32 // TargetID several target users hold (a broken target) → all of them
 	actualByName   map[string]int32   // lower-case userName → first index into Actual
 	actualNameMore map[string][]int32 // further holders of a userName (rare)
@@ -181,6 +183,9 @@ type planner struct {
 	heldIDs  int                 // distinct held externalIds
 
 	status []desiredStatus // per desired user
+	// targetOf is, per desired user, the managed target user carrying its externalId: an index
+	// into Actual, -1 when several do, noTarget when none does.
+	targetOf []int32
 	// matchOf tells, per target user, which desired user it matched: index+1, 0 for none,
 	// skippedMatch when the desired entry is present but skipped.
 	matchOf []int32
@@ -250,19 +255,26 @@ func (p *planner) indexPresence() {
 }
 
 func (p *planner) indexActual() {
-	n := len(p.in.Actual)
-	p.managedByExt = make(map[string]int32, n)
+	actual := p.in.Actual
+	n := len(actual)
+	p.managedByExt = newStrIndex(n, func(i int32) string { return actual[i].ExternalID })
 	p.matchOf = make([]int32, n)
-	withID := 0
 	if p.manageGroups {
-		p.byID = make(map[string]int32, n)
+		p.byID = newStrIndex(n, func(i int32) string { return actual[i].TargetID })
 	}
-	for i := range p.in.Actual {
-		a := &p.in.Actual[i]
+	for i := range actual {
+		a := &actual[i]
 		if p.byID != nil && a.TargetID != "" {
 			// every target user, not only managed ones: an unmanaged one may be adopted in this run
-			p.byID[a.TargetID] = int32(i)
-			withID++
+			if first, added := p.byID.add(int32(i), a.TargetID); !added {
+				if p.sharedID == nil {
+					p.sharedID = map[string][]int32{}
+				}
+				if p.sharedID[a.TargetID] == nil {
+					p.sharedID[a.TargetID] = []int32{first}
+				}
+				p.sharedID[a.TargetID] = append(p.sharedID[a.TargetID], int32(i))
+			}
 		}
 		if !p.isManaged(a.ExternalID) {
 			continue
@@ -271,10 +283,7 @@ func (p *planner) indexActual() {
 		if !p.settled(a) {
 			p.people++
 		}
-		// one map operation: an insert that leaves the length unchanged found a holder already
-		before := len(p.managedByExt)
-		p.managedByExt[a.ExternalID] = int32(i)
-		if len(p.managedByExt) == before {
+		if _, added := p.managedByExt.add(int32(i), a.ExternalID); !added {
 			if p.dupActual == nil {
 				p.dupActual = map[string]int{}
 			}
@@ -282,16 +291,22 @@ func (p *planner) indexActual() {
 				p.dupActual[a.ExternalID] = 1
 			}
 			p.dupActual[a.ExternalID]++
-			p.managedByExt[a.ExternalID] = -1
 		}
 	}
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
 			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))
 	}
-	if len(p.byID) < withID {
-		p.indexSharedIDs()
+}
+
+// managedTarget returns the managed target user carrying the externalId ext, -1 when several do;
+// ok is false when none does.
+func (p *planner) managedTarget(ext string) (ai int32, ok bool) {
+	ai, ok = p.managedByExt.get(ext)
+	if ok && p.dupActual[ext] > 0 {
+		return -1, true
 	}
+	return ai, ok
 }
 
 // indexNames indexes target users by userName; only runs that create or rename need it.
@@ -355,32 +370,37 @@ func (p *planner) checkDesired() {
 	desired := p.in.Desired
 	n := len(desired)
 	p.status = make([]desiredStatus, n)
-	seenExt := make(map[string]struct{}, n)
-	nameCount := make(map[string]int32, n)
-	emailCount := make(map[string]int32, n)
-	var extCount map[string]int32 // only externalIds listed more than once
-	dupNames, dupEmails := false, false
-	// One map operation per key: an insert that leaves the map's length unchanged found the key
-	// already there. Lookups in these large maps are most of the planner's time.
+	p.targetOf = make([]int32, n)
+	// Repeated externalIds: a desired user whose externalId a managed target user carries claims
+	// it, counted per target user in an array; only the others need an index of their own.
+	claims := make([]int32, len(p.in.Actual))
+	unclaimed := 0
+	for i := range desired {
+		ai, ok := p.managedTarget(desired[i].ExternalID)
+		switch {
+		case !ok:
+			ai = noTarget
+			unclaimed++
+		case ai < 0: // several target users carry it
+			unclaimed++
+		default:
+			claims[ai]++
+		}
+		p.targetOf[i] = ai
+	}
+	extCount := newKeyCounts(unclaimed, func(i int32) string { return desired[i].ExternalID })
+	nameCount := newKeyCounts(n, func(i int32) string { return strings.ToLower(desired[i].UserName) })
+	emailCount := newKeyCounts(n, func(i int32) string { return strings.ToLower(desired[i].Email) })
 	for i := range desired {
 		d := &desired[i]
-		before := len(seenExt)
-		seenExt[d.ExternalID] = struct{}{}
-		if len(seenExt) == before {
-			if extCount == nil {
-				extCount = map[string]int32{}
-			}
-			extCount[d.ExternalID] = max(extCount[d.ExternalID], 1) + 1
+		if p.targetOf[i] < 0 {
+			extCount.add(int32(i), d.ExternalID)
 		}
 		if d.UserName != "" {
-			before = len(nameCount)
-			nameCount[strings.ToLower(d.UserName)]++
-			dupNames = dupNames || len(nameCount) == before
+			nameCount.add(int32(i), strings.ToLower(d.UserName))
 		}
 		if d.Email != "" {
-			before = len(emailCount)
-			emailCount[strings.ToLower(d.Email)]++
-			dupEmails = dupEmails || len(emailCount) == before
+			emailCount.add(int32(i), strings.ToLower(d.Email))
 		}
 	}
 	for i := range desired {
@@ -395,16 +415,22 @@ func (p *planner) checkDesired() {
 			continue
 		}
 		var dups []string
-		if c := extCount[d.ExternalID]; c > 1 {
+		c := int32(0)
+		if ai := p.targetOf[i]; ai >= 0 {
+			c = claims[ai]
+		} else {
+			c = extCount.count(d.ExternalID)
+		}
+		if c > 1 {
 			dups = append(dups, fmt.Sprintf("externalId shared by %d entries", c))
 		}
-		if dupNames {
-			if c := nameCount[strings.ToLower(d.UserName)]; c > 1 {
+		if nameCount.repeats() && d.UserName != "" {
+			if c := nameCount.count(strings.ToLower(d.UserName)); c > 1 {
 				dups = append(dups, fmt.Sprintf("userName %q shared by %d entries", d.UserName, c))
 			}
 		}
-		if dupEmails && d.Email != "" {
-			if c := emailCount[strings.ToLower(d.Email)]; c > 1 {
+		if emailCount.repeats() && d.Email != "" {
+			if c := emailCount.count(strings.ToLower(d.Email)); c > 1 {
 				dups = append(dups, fmt.Sprintf("email %q shared by %d entries", d.Email, c))
 			}
 		}
@@ -487,7 +513,8 @@ func (p *planner) nameConflict(userName, externalID string) string {
 
 func (p *planner) planDesired(di int32) {
 	d := &p.in.Desired[di]
-	ai, found := p.managedByExt[d.ExternalID]
+	ai := p.targetOf[di]
+	found := ai != noTarget // never -1: users whose externalId several target users carry are skipped
 	adopted := false
 	if !found {
 		var refused bool
@@ -782,7 +809,7 @@ func (p *planner) summarize() Summary {
 			s.Deletions++
 		}
 		if a.Kind != KindCreateGroup && a.Kind != KindAdoptGroup {
-			if ai, ok := p.managedByExt[a.ExternalID]; ok && ai >= 0 {
+			if ai, ok := p.managedTarget(a.ExternalID); ok && ai >= 0 {
 				touched[a.ExternalID] = struct{}{}
 			}
 		}

@@ -837,3 +837,36 @@ func TestAddToNewGroupNamesExistingUser(t *testing.T) {
 		t.Fatalf("want AddMember of t1 to the new group, got %+v", p.Actions)
 	}
 }
+
+func TestRepeatedKeysAreCountedExactly(t *testing.T) {
+	withExt := func(name string) func(*model.User) { return func(u *model.User) { u.ExternalID = pfx + name } }
+	p := Compute(Input{
+		Desired: []model.User{
+			// three entries for an id a target user carries, two for an id none carries, two for an
+			// id two target users carry
+			person("a1", withExt("a")), person("a2", withExt("a")), person("a3", withExt("a")),
+			person("n1", withExt("n")), person("n2", withExt("n")),
+			person("t1", withExt("t")), person("t2", withExt("t")),
+			// userName and email repeat case-insensitively
+			person("Kim"), person("kim", func(u *model.User) { u.Email = "k2@example.com" }), person("KIM", func(u *model.User) { u.Email = "k3@example.com" }),
+			person("lee"), person("lee2", func(u *model.User) { u.Email = "LEE@example.com" }),
+			person("solo"),
+		},
+		Actual: []model.User{inTarget(person("a")), inTarget(person("t")), inTarget(person("t"), func(u *model.User) { u.TargetID = "id-t2" })},
+		Policy: policy(), Now: now, SourceComplete: true,
+	})
+	want := map[string]string{
+		"a1": "externalId shared by 3 entries", "a3": "externalId shared by 3 entries",
+		"n2": "externalId shared by 2 entries", "t1": "externalId shared by 2 entries",
+		"Kim": `userName "Kim" shared by 3 entries`, "KIM": `userName "KIM" shared by 3 entries`,
+		"lee": `email "lee@example.com" shared by 2 entries`, "lee2": `email "LEE@example.com" shared by 2 entries`,
+	}
+	for subject, msg := range want {
+		if !hasProblem(p, subject, model.ReasonDuplicate, msg) {
+			t.Errorf("no problem %q for %s in %v", msg, subject, p.Problems)
+		}
+	}
+	if got := kinds(p.Actions); !slices.Equal(got, []string{"Create solo"}) {
+		t.Errorf("actions %v, want only solo created", got)
+	}
+}

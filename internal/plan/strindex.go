@@ -1,0 +1,98 @@
+package plan
+
+import "hash/maphash"
+
+// strIndex finds, by a string key, the first of a list of items (numbered from 0) carrying it. The
+// keys are not stored: each slot holds 32 bits of the key's hash and the item number, and a hit is
+// confirmed by comparing key(item) with the string sought, so the result is exact whatever the
+// hashes. Compared with a map[string]int32 of a million keys this probes one 8-byte slot instead
+// of a control word, a 24-byte slot and the key's bytes, and gives the garbage collector no
+// pointer to scan.
+type strIndex struct {
+	hash  func(string) uint64 // seeded maphash; tests force collisions with a worse one
+	key   func(item int32) string
+	slots []uint64 // hash>>32<<32 | item+1; 0 is empty
+	mask  uint64
+}
+
+// newStrIndex returns an index for up to n items whose keys key returns.
+func newStrIndex(n int, key func(item int32) string) *strIndex {
+	size := 8
+	for size < 2*n { // at most half full: linear probing stays short
+		size <<= 1
+	}
+	seed := maphash.MakeSeed()
+	return &strIndex{hash: func(s string) uint64 { return maphash.String(seed, s) }, key: key,
+		slots: make([]uint64, size), mask: uint64(size - 1)}
+}
+
+// add indexes item under s, which must be key(item), unless an earlier item carries s: then it
+// returns that item and false.
+func (x *strIndex) add(item int32, s string) (int32, bool) {
+	h := x.hash(s)
+	tag := h >> 32 << 32
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		slot := x.slots[i]
+		if slot == 0 {
+			x.slots[i] = tag | uint64(item+1)
+			return item, true
+		}
+		if slot&^0xffffffff == tag {
+			if other := int32(slot&0xffffffff) - 1; x.key(other) == s {
+				return other, false
+			}
+		}
+	}
+}
+
+// get returns the first item carrying s.
+func (x *strIndex) get(s string) (int32, bool) {
+	h := x.hash(s)
+	tag := h >> 32 << 32
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		slot := x.slots[i]
+		if slot == 0 {
+			return -1, false
+		}
+		if slot&^0xffffffff == tag {
+			if item := int32(slot&0xffffffff) - 1; x.key(item) == s {
+				return item, true
+			}
+		}
+	}
+}
+
+// keyCounts counts how many items carry each key, exactly.
+type keyCounts struct {
+	index *strIndex
+	more  map[int32]int32 // first carrier → number of carriers, for keys carried more than once
+}
+
+func newKeyCounts(n int, key func(item int32) string) *keyCounts {
+	return &keyCounts{index: newStrIndex(n, key)}
+}
+
+// add counts item, which carries s (key(item)).
+func (c *keyCounts) add(item int32, s string) {
+	if first, added := c.index.add(item, s); !added {
+		if c.more == nil {
+			c.more = map[int32]int32{}
+		}
+		c.more[first] = max(c.more[first], 1) + 1
+	}
+}
+
+// repeats reports whether some key is carried more than once.
+func (c *keyCounts) repeats() bool { return c.more != nil }
+
+// count returns the number of items carrying s.
+func (c *keyCounts) count(s string) int32 {
+	first, ok := c.index.get(s)
+	switch {
+	case !ok:
+		return 0
+	case c.more[first] > 0:
+		return c.more[first]
+	}
+	return 1
+}

@@ -1,0 +1,87 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestStrIndexFindsFirstHolderExactly(t *testing.T) {
+	keys := []string{"a", "b", "a", "", "c", "b", "a"}
+	first := map[string]int32{}
+	for _, hash := range map[string]func(string) uint64{
+		"seeded":       nil,
+		"all collide":  func(string) uint64 { return 42 },
+		"same tag":     func(s string) uint64 { return 7<<32 | uint64(len(s)) },
+		"same slot":    func(s string) uint64 { return uint64(len(s)) << 32 },
+		"wraps around": func(string) uint64 { return 1<<32 | 15 }, // the last of 16 slots
+	} {
+		x := newStrIndex(len(keys), func(i int32) string { return keys[i] })
+		if hash != nil {
+			x.hash = hash
+		}
+		clear(first)
+		for i, k := range keys {
+			got, added := x.add(int32(i), k)
+			want, seen := first[k]
+			if !seen {
+				first[k], want = int32(i), int32(i)
+			}
+			if got != want || added == seen {
+				t.Fatalf("add(%d, %q) = %d, %v; want %d, %v", i, k, got, added, want, !seen)
+			}
+		}
+		for k, want := range first {
+			if got, ok := x.get(k); !ok || got != want {
+				t.Fatalf("get(%q) = %d, %v; want %d", k, got, ok, want)
+			}
+		}
+		for _, k := range []string{"d", "A", "aa"} {
+			if got, ok := x.get(k); ok {
+				t.Fatalf("get(%q) = %d for a key never added", k, got)
+			}
+		}
+	}
+}
+
+func TestStrIndexLarge(t *testing.T) {
+	const n = 100_000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("id-%d", i%(n/2)) // every key twice
+	}
+	x := newStrIndex(n, func(i int32) string { return keys[i] })
+	for i, k := range keys {
+		got, added := x.add(int32(i), k)
+		if want := int32(i % (n / 2)); got != want || added != (i < n/2) {
+			t.Fatalf("add(%d) = %d, %v", i, got, added)
+		}
+	}
+	for i := range n / 2 {
+		if got, ok := x.get(keys[i]); !ok || got != int32(i) {
+			t.Fatalf("get(%q) = %d, %v", keys[i], got, ok)
+		}
+	}
+	if _, ok := x.get("id-x"); ok {
+		t.Fatal("found a key never added")
+	}
+}
+
+func TestKeyCounts(t *testing.T) {
+	keys := []string{"x", "y", "x", "z", "x", "y"}
+	c := newKeyCounts(len(keys), func(i int32) string { return keys[i] })
+	c.index.hash = func(string) uint64 { return 1 } // collisions must not merge counts
+	for i, k := range keys {
+		c.add(int32(i), k)
+	}
+	for k, want := range map[string]int32{"x": 3, "y": 2, "z": 1, "w": 0} {
+		if got := c.count(k); got != want || !c.repeats() {
+			t.Errorf("count(%q) = %d, want %d", k, got, want)
+		}
+	}
+	single := newKeyCounts(2, func(i int32) string { return keys[i] })
+	single.add(0, "x")
+	single.add(1, "y")
+	if single.repeats() {
+		t.Error("repeats without a repeated key")
+	}
+}
