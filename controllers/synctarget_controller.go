@@ -213,7 +213,7 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	runCtx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	res, runErr := syncer.Run(runCtx, syncer.Options{
-		Source:      deadlineSource{src, deadline},
+		Source:      withDeadline(src, deadline),
 		Mapper:      mapper,
 		Target:      target,
 		Policy:      policy,
@@ -261,14 +261,43 @@ type deadlineSource struct {
 	deadline time.Duration
 }
 
+// withDeadline wraps src in a deadlineSource that streams exactly when src does.
+func withDeadline(src directory.Source, deadline time.Duration) directory.Source {
+	s := deadlineSource{src, deadline}
+	if _, ok := src.(directory.Streamer); ok {
+		return deadlineStreamer{s}
+	}
+	return s
+}
+
 func (s deadlineSource) Read(ctx context.Context) (*model.Snapshot, error) {
 	snap, err := s.Source.Read(ctx)
+	return snap, s.explain(ctx, err)
+}
+
+func (s deadlineSource) explain(ctx context.Context, err error) error {
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return snap, directory.Errorf(directory.KindUnreachable, nil,
+		return directory.Errorf(directory.KindUnreachable, nil,
 			"the directory was not read within the run's deadline of %s (the SyncTarget's interval, at least %s, at most the manager's --max-run-duration)",
 			s.deadline, minRunDeadline)
 	}
-	return snap, err
+	return err
+}
+
+// deadlineStreamer is a deadlineSource around a source that hands its records over while it reads.
+type deadlineStreamer struct{ deadlineSource }
+
+// ReadStream explains the read's errors like Read; an error of yield (the run's own) is returned as it is.
+func (s deadlineStreamer) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
+	var yieldErr error
+	snap, err := s.Source.(directory.Streamer).ReadStream(ctx, func(batch []model.Record) error {
+		yieldErr = yield(batch)
+		return yieldErr
+	})
+	if err != nil && yieldErr != nil && errors.Is(err, yieldErr) {
+		return snap, err
+	}
+	return snap, s.explain(ctx, err)
 }
 
 // sourceFor returns the directory source of a run. Sources that keep something between runs (an

@@ -193,7 +193,7 @@ func OpenLDAP(ctx context.Context, spec *v1.LDAPSource, r Resolver, log logr.Log
 	if err != nil {
 		return nil, scrubError(err, cfg.BindPassword, cfg.BindDN)
 	}
-	return scrubbedSource{src, []string{cfg.BindPassword, cfg.BindDN}}, nil
+	return scrub(src, cfg.BindPassword, cfg.BindDN), nil
 }
 
 // HRConfig translates an HRSource spec.

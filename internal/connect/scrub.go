@@ -32,6 +32,33 @@ func (s scrubbedSource) ReadDelta(ctx context.Context, base *model.Snapshot) (*m
 	return snap, scrubError(err, s.secrets...)
 }
 
+// scrubbedStreamer is a scrubbedSource around a source that hands its records over while it reads.
+type scrubbedStreamer struct {
+	scrubbedSource
+}
+
+// scrub wraps src; the wrapper streams exactly when src does.
+func scrub(src directory.Source, secrets ...string) directory.Source {
+	s := scrubbedSource{src, secrets}
+	if _, ok := src.(directory.Streamer); ok {
+		return scrubbedStreamer{s}
+	}
+	return s
+}
+
+// ReadStream scrubs the read's errors; an error of yield (the run's own) is returned as it is.
+func (s scrubbedStreamer) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
+	var yieldErr error
+	snap, err := s.Source.(directory.Streamer).ReadStream(ctx, func(batch []model.Record) error {
+		yieldErr = yield(batch)
+		return yieldErr
+	})
+	if err != nil && yieldErr != nil && errors.Is(err, yieldErr) {
+		return snap, err
+	}
+	return snap, scrubError(err, s.secrets...)
+}
+
 // scrubError returns err, or when its text holds a secret, a copy of it without: the same
 // directory.Error kind and message with the secret replaced. The cause's chain is dropped then.
 func scrubError(err error, secrets ...string) error {

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -96,3 +97,31 @@ func TestOpenLDAPReadsDeltasWithoutTheBindCredentials(t *testing.T) {
 		t.Fatalf("ReadDelta err = %v; want KindAuthFailed without the bind credentials", err)
 	}
 }
+
+// A full LDAP read streams its records to the run through the scrubbing wrapper, with the same
+// scrubbed errors; an error of the run's own yield comes back as it is.
+func TestOpenLDAPStreamsWithoutTheBindCredentials(t *testing.T) {
+	const dn, password = "cn=CANARY-dn,dc=corp", "CANARY-password"
+	creds := mapResolver{secrets: map[string]string{"bind/username": dn, "bind/password": password}}
+	spec := &v1.LDAPSource{URL: echoingLDAP(t), BaseDN: "dc=corp", BindSecretRef: v1.BindSecretReference{Name: "bind"},
+		Timeout: &metav1.Duration{Duration: 5 * time.Second}}
+	src, err := OpenLDAP(context.Background(), spec, creds, logr.Discard(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := src.(directory.Streamer)
+	if !ok {
+		t.Fatalf("OpenLDAP returned %T, not a directory.Streamer", src)
+	}
+	_, err = st.ReadStream(context.Background(), func([]model.Record) error { return nil })
+	if directory.KindOf(err) != directory.KindAuthFailed || strings.Contains(err.Error(), "CANARY") {
+		t.Fatalf("ReadStream err = %v; want KindAuthFailed without the bind credentials", err)
+	}
+	if _, ok := scrub(failingSource{}, "x").(directory.Streamer); ok {
+		t.Error("the wrapper of a source that does not stream claims to stream")
+	}
+}
+
+type failingSource struct{}
+
+func (failingSource) Read(context.Context) (*model.Snapshot, error) { return nil, errors.New("no") }

@@ -362,6 +362,20 @@ func (s *Source) ReadDelta(ctx context.Context, base *model.Snapshot) (*model.Sn
 
 var _ directory.DeltaReader = (*Source)(nil)
 
+// ReadStream is Read handing the records over batch by batch (directory.Streamer): they are final
+// only once the whole read has resolved groups and managers, so they are read first and then passed
+// on, and the source keeps none of them. An incremental read is wrapped by directory.Incremental,
+// which keeps its snapshot and reads with Read. A read that fails hands nothing over.
+func (s *Source) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
+	snap, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap, directory.HandOver(snap, yield)
+}
+
+var _ directory.Streamer = (*Source)(nil)
+
 func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
 	if _, err := s.UserFilter(); err != nil {
 		return nil, err
