@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -45,26 +47,32 @@ var (
 	ErrInjected = errors.New("injected failure")
 )
 
-type group struct {
-	displayName string
-	externalID  string
-	members     map[string]struct{} // user ids
-}
-
 // Target is the in-memory store. The zero value is not usable; call New.
+//
+// It keeps users pointer-light for a million of them: recs by integer handle, hash indexes of
+// handles (index) for the id, the externalId and the lower-cased userName, and memberships as
+// linked int32 pairs, so that the garbage collector scans one pointer per user.
 type Target struct {
-	mu        sync.Mutex
-	users     map[string]*stored  // id → user
-	byExt     map[string]string   // externalId → id of one holder
-	extCount  map[string]int      // externalId → number of holders (Seed may create duplicates)
-	nameCount map[string]int      // lower-case userName → number of holders
-	groups    map[string]*group   // id → group
-	groupName map[string]int      // lower-case displayName → number of groups
-	memberOf  map[string][]string // user id → ids of the groups listing it (a few each)
-	// order holds every user id in ascending order once sorted is true; ids of deleted users are
-	// dropped by the next listing. Listing a million users sorts strings once, not whole users.
-	order     []string
-	sorted    bool
+	mu   sync.Mutex
+	seed maphash.Seed
+	recs []rec // by handle
+	ids  index // TargetID → live user
+	exts index // externalId → live users holding it (Seed may create duplicates)
+	// names: lower-cased userName → live users holding it (Seed may create duplicates)
+	names index
+	attrs map[int32]map[string]model.Value // handle → Attributes, for users that have them
+	// order holds the handles of the users in ascending id order once sorted is true; deleted
+	// users are dropped by the next listing. lastID is the id of its last handle.
+	order    []int32
+	lastID   string
+	sorted   bool
+	links    []link // memberships; links[0] is unused so that 0 means "none"
+	freeLink int32
+	extSeq   uint32
+	groups   []group          // by group handle
+	groupIDs map[string]int32 // id → group handle
+	// groupName counts the groups per lower-cased displayName.
+	groupName map[string]int
 	nextID    int
 	calls     map[string]int
 	faults    map[string]fault
@@ -87,9 +95,8 @@ type fault struct {
 // New returns an empty target.
 func New() *Target {
 	return &Target{
-		users: map[string]*stored{}, byExt: map[string]string{}, extCount: map[string]int{},
-		nameCount: map[string]int{}, groups: map[string]*group{}, groupName: map[string]int{},
-		memberOf: map[string][]string{}, calls: map[string]int{}, faults: map[string]fault{}, sorted: true,
+		seed: maphash.MakeSeed(), attrs: map[int32]map[string]model.Value{}, groupIDs: map[string]int32{},
+		groupName: map[string]int{}, calls: map[string]int{}, faults: map[string]fault{}, sorted: true,
 	}
 }
 
@@ -151,16 +158,17 @@ func (t *Target) enter(ctx context.Context, method string) error {
 }
 
 func (t *Target) newID(prefix string) string {
+	var buf [24]byte
 	for {
 		t.nextID++
-		id := fmt.Sprintf("%s%07d", prefix, t.nextID)
-		if _, ok := t.users[id]; ok {
-			continue
+		b := strconv.AppendInt(append(buf[:0], prefix...), int64(t.nextID), 10)
+		if pad := len(prefix) + 7 - len(b); pad > 0 { // %07d
+			b = append(b[:len(prefix)], "0000000"[:pad]...)
+			b = strconv.AppendInt(b, int64(t.nextID), 10)
 		}
-		if _, ok := t.groups[id]; ok {
-			continue
+		if id := string(b); !t.idInUse(id) {
+			return id
 		}
-		return id
 	}
 }
 
@@ -186,95 +194,55 @@ func (t *Target) Seed(users []model.User, groups []model.Group) {
 		} else if t.idInUse(id) {
 			panic(fmt.Sprintf("memory.Seed: id %q already in use", id))
 		}
-		ng := &group{displayName: g.DisplayName, externalID: g.ExternalID, members: map[string]struct{}{}}
-		for _, m := range g.Members {
-			if _, ok := t.users[m]; !ok {
+		members := make([]int32, len(g.Members))
+		for i, m := range g.Members {
+			if members[i] = t.userByID(m); members[i] < 0 {
 				panic(fmt.Sprintf("memory.Seed: group %q lists unknown member %q", g.DisplayName, m))
 			}
-			t.addMember(ng, id, m)
 		}
-		t.groups[id] = ng
-		t.groupName[strings.ToLower(g.DisplayName)]++
+		gh := t.insertGroup(id, g.DisplayName, g.ExternalID)
+		for _, h := range members {
+			t.addMember(gh, h)
+		}
 	}
 }
 
 func (t *Target) idInUse(id string) bool {
-	_, u := t.users[id]
-	_, g := t.groups[id]
-	return u || g
+	_, g := t.groupIDs[id]
+	return g || t.userByID(id) >= 0
 }
 
+func (t *Target) insertGroup(id, displayName, externalID string) int32 {
+	gh := int32(len(t.groups))
+	t.groups = append(t.groups, group{id: id, displayName: displayName, externalID: externalID})
+	t.groupIDs[id] = gh
+	t.groupName[strings.ToLower(displayName)]++
+	return gh
+}
+
+// insertUser stores u under u.TargetID, which must be free; its Groups are not kept.
 func (t *Target) insertUser(u model.User) {
+	id := u.TargetID
 	u.Groups = nil
 	u.Attributes = maps.Clone(u.Attributes)
 	if t.normalize != nil {
 		t.normalize(&u)
+		u.TargetID = id
 	}
-	t.users[u.TargetID] = store(&u)
-	if n := len(t.order); n > 0 && t.order[n-1] >= u.TargetID {
+	h := int32(len(t.recs))
+	t.recs = append(t.recs, pack(&u))
+	if u.Attributes != nil {
+		t.attrs[h] = u.Attributes
+	}
+	r := &t.recs[h]
+	t.ids.add(t.hash(r.field(fTargetID)), h)
+	t.names.add(t.hash(lowerName(r.field(fUserName))), h)
+	t.indexExt(h)
+	if len(t.order) > 0 && t.lastID >= id {
 		t.sorted = false
 	}
-	t.order = append(t.order, u.TargetID)
-	if u.ExternalID != "" {
-		if t.extCount[u.ExternalID] == 0 {
-			t.byExt[u.ExternalID] = u.TargetID
-		}
-		t.extCount[u.ExternalID]++
-	}
-	t.nameCount[strings.ToLower(u.UserName)]++
-}
-
-// addMember adds a user to group g (id groupID) and the group to the user's memberOf.
-func (t *Target) addMember(g *group, groupID, userID string) {
-	if _, ok := g.members[userID]; ok {
-		return
-	}
-	g.members[userID] = struct{}{}
-	t.memberOf[userID] = append(t.memberOf[userID], groupID)
-}
-
-// stored is a user as the target keeps it: its string fields packed into one string (ends[i] is
-// where field i ends), so that a million stored users cost one small struct and one string each.
-type stored struct {
-	data   string
-	ends   [13]uint32
-	active bool
-	attrs  map[string]model.Value
-}
-
-// stringFields lists the string fields of u that stored packs, TargetID included.
-func stringFields(u *model.User) [13]*string {
-	return [...]*string{&u.ExternalID, &u.UserName, &u.DisplayName, &u.GivenName, &u.FamilyName, &u.Email,
-		&u.PhoneNumber, &u.Title, &u.Department, &u.EmployeeNumber, &u.Manager, &u.Role, &u.TargetID}
-}
-
-// store packs u (its Groups are not kept; its Attributes map is kept as it is).
-func store(u *model.User) *stored {
-	s := &stored{active: u.Active, attrs: u.Attributes}
-	fields := stringFields(u)
-	n := 0
-	for _, f := range fields {
-		n += len(*f)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for i, f := range fields {
-		b.WriteString(*f)
-		s.ends[i] = uint32(b.Len())
-	}
-	s.data = b.String()
-	return s
-}
-
-// user unpacks the stored user; its strings share the stored data, its Attributes the stored map.
-func (s *stored) user() model.User {
-	u := model.User{Active: s.active, Attributes: s.attrs}
-	start := uint32(0)
-	for i, f := range stringFields(&u) {
-		*f = s.data[start:s.ends[i]]
-		start = s.ends[i]
-	}
-	return u
+	t.order = append(t.order, h)
+	t.lastID = r.field(fTargetID)
 }
 
 // Users returns a snapshot of every user, as ListUsers does, without counting a call.
@@ -302,33 +270,44 @@ func (t *Target) ListUsers(ctx context.Context) ([]model.User, error) {
 	return t.listUsers(), nil
 }
 
+func (t *Target) memberships() int {
+	n := 0
+	for i := range t.groups {
+		n += t.groups[i].members
+	}
+	return n
+}
+
 func (t *Target) listUsers() []model.User {
-	if !t.sorted {
-		slices.Sort(t.order)
-		t.order = slices.Compact(t.order) // an id deleted and then seeded again
-		t.sorted = true
-	}
-	out := make([]model.User, 0, len(t.users))
-	live := t.order[:0]
-	for _, id := range t.order {
-		su, ok := t.users[id]
-		if !ok {
-			continue // deleted
+	t.sortOrder()
+	out := make([]model.User, len(t.order))
+	// Every user's Groups is a capacity-limited window of one array of the groups' own names.
+	names := make([]string, t.memberships())
+	for i, h := range t.order {
+		r := &t.recs[h]
+		out[i] = r.user()
+		if a, ok := t.attrs[h]; ok {
+			out[i].Attributes = maps.Clone(a)
 		}
-		live = append(live, id)
-		c := su.user()
-		c.Attributes = maps.Clone(su.attrs)
-		if gs := t.memberOf[id]; len(gs) > 0 {
-			c.Groups = make([]string, len(gs))
-			for i, gid := range gs {
-				c.Groups[i] = t.groups[gid].displayName
+		if r.memberOf == 0 {
+			continue
+		}
+		n := 0
+		for l := r.memberOf; l != 0; l = t.links[l].next {
+			names[n] = t.groups[t.links[l].group].displayName
+			n++
+		}
+		gs := names[:n:n]
+		names = names[n:]
+		if n == 2 {
+			if gs[1] < gs[0] {
+				gs[0], gs[1] = gs[1], gs[0]
 			}
-			slices.Sort(c.Groups)
+		} else if n > 2 {
+			slices.Sort(gs)
 		}
-		out = append(out, c)
+		out[i].Groups = gs
 	}
-	clear(t.order[len(live):])
-	t.order = live
 	return out
 }
 
@@ -343,10 +322,30 @@ func (t *Target) ListGroups(ctx context.Context) ([]model.Group, error) {
 }
 
 func (t *Target) listGroups() []model.Group {
-	out := make([]model.Group, 0, len(t.groups))
-	for id, g := range t.groups {
-		members := slices.Sorted(maps.Keys(g.members))
-		out = append(out, model.Group{TargetID: id, DisplayName: g.displayName, ExternalID: g.externalID, Members: members})
+	out := make([]model.Group, len(t.groups))
+	// Members are filled by walking the users in id order, so each group's come out sorted; all
+	// of them are capacity-limited windows of one array.
+	ids := make([]string, t.memberships())
+	fill := make([]int, len(t.groups))
+	next := 0
+	for gh := range t.groups {
+		g := &t.groups[gh]
+		out[gh] = model.Group{TargetID: g.id, DisplayName: g.displayName, ExternalID: g.externalID}
+		if g.members > 0 {
+			out[gh].Members = ids[next : next+g.members : next+g.members]
+		}
+		next += g.members
+	}
+	if len(ids) > 0 {
+		t.sortOrder()
+		for _, h := range t.order {
+			r := &t.recs[h]
+			for l := r.memberOf; l != 0; l = t.links[l].next {
+				g := t.links[l].group
+				out[g].Members[fill[g]] = r.field(fTargetID)
+				fill[g]++
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b model.Group) int { return strings.Compare(a.TargetID, b.TargetID) })
 	return out
@@ -362,14 +361,14 @@ func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
 		return "", err
 	}
 	if u.ExternalID != "" {
-		if id, ok := t.byExt[u.ExternalID]; ok {
-			return id, nil
+		if h := t.extHolder(u.ExternalID); h >= 0 {
+			return t.recs[h].field(fTargetID), nil
 		}
 	}
 	if u.UserName == "" {
 		return "", fmt.Errorf("create user: empty userName: %w", ErrInvalid)
 	}
-	if t.nameCount[strings.ToLower(u.UserName)] > 0 {
+	if t.nameTaken(lowerName(u.UserName)) {
 		return "", fmt.Errorf("create user: userName %q is taken: %w", u.UserName, ErrConflict)
 	}
 	u.TargetID = t.newID("u")
@@ -386,11 +385,12 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	if err := t.enter(ctx, MethodUpdateUser); err != nil {
 		return err
 	}
-	su, ok := t.users[targetID]
-	if !ok {
+	h := t.userByID(targetID)
+	if h < 0 {
 		return fmt.Errorf("update user %s: %w", targetID, ErrNotFound)
 	}
-	cur := su.user()
+	cur := t.recs[h].user()
+	cur.Attributes = t.attrs[h]
 	next := cur
 	next.Attributes = maps.Clone(cur.Attributes)
 	for _, f := range fields {
@@ -410,42 +410,49 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 			return fmt.Errorf("update user %s: unknown field %q: %w", targetID, f, ErrInvalid)
 		}
 	}
-	oldName, newName := strings.ToLower(cur.UserName), strings.ToLower(next.UserName)
+	oldName, newName := lowerName(cur.UserName), lowerName(next.UserName)
 	if newName != oldName {
 		if next.UserName == "" {
 			return fmt.Errorf("update user %s: empty userName: %w", targetID, ErrInvalid)
 		}
-		if t.nameCount[newName] > 0 {
+		if t.nameTaken(newName) {
 			return fmt.Errorf("update user %s: userName %q is taken: %w", targetID, next.UserName, ErrConflict)
-		}
-		t.nameCount[newName]++
-		t.decName(oldName)
-	}
-	if next.ExternalID != cur.ExternalID {
-		t.dropExt(cur.ExternalID, targetID)
-		if next.ExternalID != "" {
-			if t.extCount[next.ExternalID] == 0 {
-				t.byExt[next.ExternalID] = targetID
-			}
-			t.extCount[next.ExternalID]++
 		}
 	}
 	if t.normalize != nil {
 		t.normalize(&next)
+		next.TargetID = cur.TargetID
 	}
-	t.users[targetID] = store(&next)
+	// Re-index what changed from what is stored, so the indexes always match the stored fields.
+	old := &t.recs[h]
+	nameChanged := lowerName(next.UserName) != oldName
+	extChanged := next.ExternalID != cur.ExternalID
+	if nameChanged {
+		t.names.remove(t.hash(oldName), h)
+	}
+	if extChanged {
+		t.unindexExt(h)
+	}
+	stored := pack(&next)
+	stored.memberOf, stored.extSeq = old.memberOf, old.extSeq
+	t.recs[h] = stored
+	if nameChanged {
+		t.names.add(t.hash(lowerName(next.UserName)), h)
+	}
+	if extChanged {
+		t.indexExt(h)
+	}
+	if next.Attributes != nil {
+		t.attrs[h] = next.Attributes
+	} else {
+		delete(t.attrs, h)
+	}
 	return nil
 }
 
 func validPath(f string) bool {
 	_, _, err := model.ResolveTarget(f)
 	return err == nil
-}
-
-func (t *Target) decName(lower string) {
-	if t.nameCount[lower]--; t.nameCount[lower] <= 0 {
-		delete(t.nameCount, lower)
-	}
 }
 
 // DeleteUser removes the user and its memberships; a missing user is not an error.
@@ -455,37 +462,20 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 	if err := t.enter(ctx, MethodDeleteUser); err != nil {
 		return err
 	}
-	su, ok := t.users[targetID]
-	if !ok {
+	h := t.userByID(targetID)
+	if h < 0 {
 		return nil
 	}
-	u := su.user()
-	delete(t.users, targetID)
-	t.decName(strings.ToLower(u.UserName))
-	t.dropExt(u.ExternalID, targetID)
-	for _, gid := range t.memberOf[targetID] {
-		delete(t.groups[gid].members, targetID)
+	r := &t.recs[h]
+	for r.memberOf != 0 {
+		t.removeMember(t.links[r.memberOf].group, h)
 	}
-	delete(t.memberOf, targetID)
+	t.ids.remove(t.hash(targetID), h)
+	t.names.remove(t.hash(lowerName(r.field(fUserName))), h)
+	t.unindexExt(h)
+	delete(t.attrs, h)
+	*r = rec{} // dead: its handle stays in order until the next listing drops it
 	return nil
-}
-
-// dropExt forgets that targetID holds the externalId ext.
-func (t *Target) dropExt(ext, targetID string) {
-	if ext == "" {
-		return
-	}
-	if t.extCount[ext]--; t.extCount[ext] <= 0 {
-		delete(t.extCount, ext)
-		delete(t.byExt, ext)
-	} else if t.byExt[ext] == targetID {
-		for id, other := range t.users { // another holder of a duplicated externalId (Seed only)
-			if id != targetID && other.user().ExternalID == ext {
-				t.byExt[ext] = id
-				break
-			}
-		}
-	}
 }
 
 // CreateGroup creates an empty group. A displayName already used (case-insensitive) is an
@@ -499,13 +489,11 @@ func (t *Target) CreateGroup(ctx context.Context, displayName, externalID string
 	if displayName == "" {
 		return "", fmt.Errorf("create group: empty displayName: %w", ErrInvalid)
 	}
-	lower := strings.ToLower(displayName)
-	if t.groupName[lower] > 0 {
+	if t.groupName[strings.ToLower(displayName)] > 0 {
 		return "", fmt.Errorf("create group: displayName %q is taken: %w", displayName, ErrConflict)
 	}
 	id := t.newID("g")
-	t.groups[id] = &group{displayName: displayName, externalID: externalID, members: map[string]struct{}{}}
-	t.groupName[lower]++
+	t.insertGroup(id, displayName, externalID)
 	return id, nil
 }
 
@@ -517,11 +505,12 @@ func (t *Target) AdoptGroup(ctx context.Context, groupID, externalID string) err
 	if err := t.enter(ctx, MethodAdoptGroup); err != nil {
 		return err
 	}
-	g, ok := t.groups[groupID]
-	switch {
-	case !ok:
+	gh, ok := t.groupIDs[groupID]
+	if !ok {
 		return fmt.Errorf("adopt group %s: %w", groupID, ErrNotFound)
-	case g.externalID != "" && g.externalID != externalID:
+	}
+	g := &t.groups[gh]
+	if g.externalID != "" && g.externalID != externalID {
 		return fmt.Errorf("adopt group %s: it carries the externalId %q: %w", groupID, g.externalID, ErrConflict)
 	}
 	g.externalID = externalID
@@ -536,17 +525,18 @@ func (t *Target) AddMembers(ctx context.Context, groupID string, userIDs []strin
 	if err := t.enter(ctx, MethodAddMembers); err != nil {
 		return err
 	}
-	g, ok := t.groups[groupID]
+	gh, ok := t.groupIDs[groupID]
 	if !ok {
 		return fmt.Errorf("add members to group %s: %w", groupID, ErrNotFound)
 	}
-	for _, id := range userIDs {
-		if _, ok := t.users[id]; !ok {
+	handles := make([]int32, len(userIDs))
+	for i, id := range userIDs {
+		if handles[i] = t.userByID(id); handles[i] < 0 {
 			return fmt.Errorf("add members to group %s: unknown user %s: %w", groupID, id, ErrInvalid)
 		}
 	}
-	for _, id := range userIDs {
-		t.addMember(g, groupID, id)
+	for _, h := range handles {
+		t.addMember(gh, h)
 	}
 	return nil
 }
@@ -559,19 +549,13 @@ func (t *Target) RemoveMembers(ctx context.Context, groupID string, userIDs []st
 	if err := t.enter(ctx, MethodRemoveMembers); err != nil {
 		return err
 	}
-	g, ok := t.groups[groupID]
+	gh, ok := t.groupIDs[groupID]
 	if !ok {
 		return fmt.Errorf("remove members from group %s: %w", groupID, ErrNotFound)
 	}
 	for _, id := range userIDs {
-		if _, ok := g.members[id]; !ok {
-			continue
-		}
-		delete(g.members, id)
-		if s := slices.DeleteFunc(t.memberOf[id], func(gid string) bool { return gid == groupID }); len(s) > 0 {
-			t.memberOf[id] = s
-		} else {
-			delete(t.memberOf, id)
+		if h := t.userByID(id); h >= 0 {
+			t.removeMember(gh, h)
 		}
 	}
 	return nil

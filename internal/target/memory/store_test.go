@@ -1,0 +1,160 @@
+package memory
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+const costCenter = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"
+
+// TestListedValuesAreTheCallersOwn: listed users and groups share backing arrays and strings, so
+// what a caller does to one listing must not reach another user, group or the store.
+func TestListedValuesAreTheCallersOwn(t *testing.T) {
+	tg := New()
+	a := mustCreate(t, tg, model.User{ExternalID: "x:1", UserName: "a",
+		Attributes: map[string]model.Value{costCenter: {Kind: model.KindString, Str: "cc"}}})
+	b := mustCreate(t, tg, model.User{ExternalID: "x:2", UserName: "b"})
+	g1, _ := tg.CreateGroup(ctx, "one", "")
+	g2, _ := tg.CreateGroup(ctx, "two", "")
+	for _, g := range []string{g1, g2} {
+		if err := tg.AddMembers(ctx, g, []string{a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, groups := tg.Users(), tg.Groups()
+	_ = append(users[0].Groups, "spilled")
+	users[0].Groups[0] = "renamed"
+	users[0].Attributes[costCenter] = model.Value{Kind: model.KindString, Str: "changed"}
+	_ = append(groups[0].Members, "spilled")
+	if !reflect.DeepEqual(users[1].Groups, []string{"one", "two"}) || !reflect.DeepEqual(groups[1].Members, []string{a, b}) {
+		t.Errorf("a change to one listed entry reached another: %v %v", users[1].Groups, groups[1].Members)
+	}
+	again := tg.Users()
+	if !reflect.DeepEqual(again[0].Groups, []string{"one", "two"}) || again[0].Attr(costCenter).Str != "cc" {
+		t.Errorf("a change to a listing reached the store: %+v", again[0])
+	}
+	if again[1].Attributes != nil {
+		t.Errorf("a user without attributes is listed with %v", again[1].Attributes)
+	}
+}
+
+// TestNormalisedUserNamesStayUniqueAndFree: the userName index follows what the normaliser stored,
+// so renames and deletes free exactly the names they should.
+func TestNormalisedUserNamesStayUniqueAndFree(t *testing.T) {
+	tg := New()
+	tg.SetNormalizer(func(u *model.User) { u.UserName = strings.ToLower(u.UserName) })
+	id := mustCreate(t, tg, model.User{ExternalID: "x:1", UserName: "Alice"})
+	if u := tg.Users()[0]; u.UserName != "alice" {
+		t.Fatalf("stored userName %q", u.UserName)
+	}
+	if _, err := tg.CreateUser(ctx, model.User{ExternalID: "x:2", UserName: "ALICE"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("create ALICE: %v, want ErrConflict", err)
+	}
+	if err := tg.UpdateUser(ctx, id, model.User{UserName: "Bob"}, []string{model.FieldUserName}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, tg, model.User{ExternalID: "x:2", UserName: "ALICE"}) // freed by the rename
+	if err := tg.DeleteUser(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, tg, model.User{ExternalID: "x:3", UserName: "bob"}) // freed by the delete
+	if got := len(tg.Users()); got != 2 {
+		t.Errorf("%d users, want 2", got)
+	}
+}
+
+// TestCreateUserAnswersWithTheFirstHolder: when several users hold one externalId (Seed, or an
+// update onto a held one), CreateUser names the one that took it first, then the next.
+func TestCreateUserAnswersWithTheFirstHolder(t *testing.T) {
+	tg := New()
+	tg.Seed([]model.User{{TargetID: "u9", ExternalID: "x:1", UserName: "a"}, {TargetID: "u1", ExternalID: "x:1", UserName: "b"}}, nil)
+	c := mustCreate(t, tg, model.User{ExternalID: "x:2", UserName: "c"})
+	if err := tg.UpdateUser(ctx, c, model.User{ExternalID: "x:1"}, []string{model.FieldExternalID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"u9", "u1", c} {
+		if got := mustCreate(t, tg, model.User{ExternalID: "x:1", UserName: "new"}); got != want {
+			t.Fatalf("CreateUser = %s, want %s", got, want)
+		}
+		if err := tg.DeleteUser(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mustCreate(t, tg, model.User{ExternalID: "x:1", UserName: "new"}); slices.Contains([]string{"u9", "u1", c}, got) {
+		t.Errorf("CreateUser returned the deleted %s", got)
+	}
+}
+
+// TestGroupMembersListedInIDOrder: members are listed sorted by id whatever the order of seeding,
+// adding and id width (u10000000 sorts before u9999999), and freed memberships are reused.
+func TestGroupMembersListedInIDOrder(t *testing.T) {
+	tg := New()
+	tg.Seed([]model.User{{TargetID: "u9999999", UserName: "a"}, {TargetID: "u10000000", UserName: "b"}, {TargetID: "m", UserName: "c"}}, nil)
+	d := mustCreate(t, tg, model.User{UserName: "d"})
+	g, _ := tg.CreateGroup(ctx, "g", "")
+	empty, _ := tg.CreateGroup(ctx, "empty", "")
+	if err := tg.AddMembers(ctx, g, []string{"u9999999", d, "m", "u10000000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.DeleteUser(ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	e := mustCreate(t, tg, model.User{UserName: "e"})
+	if err := tg.AddMembers(ctx, g, []string{e}); err != nil {
+		t.Fatal(err)
+	}
+	groups := tg.Groups()
+	want := []model.Group{{TargetID: g, DisplayName: "g", Members: slices.Sorted(slices.Values([]string{d, e, "u10000000", "u9999999"}))},
+		{TargetID: empty, DisplayName: "empty"}}
+	slices.SortFunc(want, func(a, b model.Group) int { return strings.Compare(a.TargetID, b.TargetID) })
+	if !reflect.DeepEqual(groups, want) {
+		t.Errorf("groups %+v\nwant %+v", groups, want)
+	}
+	var ids []string
+	for _, u := range tg.Users() {
+		ids = append(ids, u.TargetID)
+	}
+	if !slices.IsSorted(ids) || len(ids) != 4 {
+		t.Errorf("users listed as %v", ids)
+	}
+}
+
+func BenchmarkListUsersAndGroups(b *testing.B) {
+	const users, groups = 200_000, 400
+	tg := New()
+	gids := make([]string, groups)
+	for g := range gids {
+		gids[g], _ = tg.CreateGroup(ctx, "grp-"+strconv.Itoa(g), "")
+	}
+	members := make([][]string, groups)
+	for i := range users {
+		n := strconv.Itoa(i)
+		id, err := tg.CreateUser(ctx, model.User{ExternalID: "bench:00000000-0000-4000-8000-" + n, UserName: "user" + n,
+			DisplayName: "Given" + n + " Family", GivenName: "Given" + n, FamilyName: "Family", Email: "user" + n + "@example.com",
+			PhoneNumber: "+1 555 " + n, Title: "Title", Department: "Department", EmployeeNumber: n, Active: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		members[i%groups] = append(members[i%groups], id)
+		members[(i*7919+13)%groups] = append(members[(i*7919+13)%groups], id)
+	}
+	for g, m := range members {
+		if err := tg.AddMembers(ctx, gids[g], m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		us, _ := tg.ListUsers(ctx)
+		gs, _ := tg.ListGroups(ctx)
+		if len(us) != users || len(gs) != groups {
+			b.Fatal(len(us), len(gs))
+		}
+	}
+}
