@@ -7,12 +7,15 @@ package connect
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -233,8 +236,26 @@ func HTTPFingerprint(ctx context.Context, spec *v1.HTTPRecordSource, r Resolver)
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
+// SCIMDiscoveryTTL bounds how long a SCIM target's discovery answers are reused by later runs
+// (longer than the default interval, so that most runs skip discovery): a change that causes no
+// failed request is noticed within it; one that does is noticed by the next run.
+const SCIMDiscoveryTTL = time.Hour
+
+// scimDiscovery is the manager's discovery cache, shared by every SyncTarget's runs: a client lives
+// for one run, a target's capabilities much longer.
+var scimDiscovery = scim.NewDiscoveryCache(SCIMDiscoveryTTL)
+
+// discoveryKeySalt keys the hash of credentials in discovery cache keys: a key seen in a heap dump
+// says nothing that an offline guess could confirm.
+var discoveryKeySalt = func() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return b
+}()
+
 // SCIMTarget builds the SCIM client and model adapter of a SyncTarget. Call release when the run is
-// over: it closes the run's idle connections.
+// over: it closes the run's idle connections. Discovery answers are reused across runs (see
+// SCIMDiscoveryTTL) by clients with the same URL, credentials and TLS settings.
 func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Logger) (target *scim.Target, release func(), err error) {
 	ca, err := caBundle(ctx, r, spec.TLS)
 	if err != nil {
@@ -274,20 +295,28 @@ func SCIMTarget(ctx context.Context, spec v1.SCIMTarget, r Resolver, log logr.Lo
 			MaxResults: intPtr(c.MaxResults), BulkMaxOperations: intPtr(c.BulkMaxOperations),
 		}
 	}
+	// Who asks, as the discovery cache tells clients of one URL apart: a hash of the credentials
+	// and TLS settings, no secret.
+	who := hmac.New(sha256.New, discoveryKeySalt)
 	switch {
 	case spec.OAuth2 != nil:
-		if opts.TokenSource, err = oauth2TokenSource(ctx, spec.OAuth2, r, hc); err != nil {
+		var id, sec []byte
+		if opts.TokenSource, id, sec, err = oauth2TokenSource(ctx, spec.OAuth2, r, hc); err != nil {
 			return nil, nil, err
 		}
+		writeFields(who, "oauth2", spec.OAuth2.TokenURL, string(id), string(sec), strings.Join(spec.OAuth2.Scopes, " "))
 	case spec.TokenSecretRef != nil:
 		token, err := secret(ctx, r, spec.TokenSecretRef.Name, spec.TokenSecretRef.Key)
 		if err != nil {
 			return nil, nil, err
 		}
 		opts.Token = strings.TrimSpace(string(token))
+		writeFields(who, "token", opts.Token)
 	default:
 		return nil, nil, errors.New("the SCIM target sets neither tokenSecretRef nor oauth2")
 	}
+	writeFields(who, string(ca), tlsCfg.ServerName, fmt.Sprint(tlsCfg.InsecureSkipVerify))
+	opts.Discovery, opts.DiscoveryKey = scimDiscovery, hex.EncodeToString(who.Sum(nil))
 	c, err := scim.New(spec.URL, opts)
 	if err != nil {
 		return nil, nil, err
@@ -302,15 +331,15 @@ const OAuth2TokenRenewal = 30 * time.Second
 // oauth2TokenSource reads the client credentials and returns a source of tokens from the token
 // endpoint, renewed OAuth2TokenRenewal before they expire. hc (the target's TLS settings) fetches
 // them.
-func oauth2TokenSource(ctx context.Context, spec *v1.OAuth2ClientCredentials, r Resolver, hc *http.Client) (oauth2.TokenSource, error) {
+func oauth2TokenSource(ctx context.Context, spec *v1.OAuth2ClientCredentials, r Resolver, hc *http.Client) (ts oauth2.TokenSource, id, sec []byte, err error) {
 	ref := spec.ClientSecretRef
-	id, err := secret(ctx, r, ref.Name, orDefault(ref.ClientIDKey, "client_id"))
+	id, err = secret(ctx, r, ref.Name, orDefault(ref.ClientIDKey, "client_id"))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	sec, err := secret(ctx, r, ref.Name, orDefault(ref.ClientSecretKey, "client_secret"))
+	sec, err = secret(ctx, r, ref.Name, orDefault(ref.ClientSecretKey, "client_secret"))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	cfg := &clientcredentials.Config{
 		ClientID: strings.TrimSpace(string(id)), ClientSecret: strings.TrimSpace(string(sec)),
@@ -322,7 +351,14 @@ func oauth2TokenSource(ctx context.Context, spec *v1.OAuth2ClientCredentials, r 
 	tokenHC.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	tokenCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &tokenHC)
 	fetch := tokenFunc(func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) })
-	return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, OAuth2TokenRenewal), nil
+	return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, OAuth2TokenRenewal), id, sec, nil
+}
+
+// writeFields hashes each field with its length, so that no two field lists hash alike.
+func writeFields(h hash.Hash, fields ...string) {
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
 }
 
 type tokenFunc func() (*oauth2.Token, error)

@@ -117,3 +117,51 @@ func TestSCIMTargetKeepsIdleConnectionsForItsConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// The controller builds a SCIM target per run; the runs after the first reuse its discovery (the
+// manager's cache) as long as URL, credentials and TLS settings are the same: a rotated token
+// makes the next run ask again.
+func TestSCIMTargetReusesDiscoveryAcrossRuns(t *testing.T) {
+	var discovery atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ServiceProviderConfig":
+			discovery.Add(1)
+			_, _ = io.WriteString(w, `{"filter":{"supported":true,"maxResults":7}}`)
+		case "/ResourceTypes", "/Schemas":
+			discovery.Add(1)
+			_, _ = io.WriteString(w, `{"totalResults":0,"Resources":[]}`)
+		case "/Users", "/Groups":
+			_, _ = io.WriteString(w, `{"totalResults":0,"Resources":[]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer s.Close()
+	spec := v1.SCIMTarget{URL: s.URL, TokenSecretRef: &v1.SecretKeySelector{Name: "scim", Key: "token"}}
+	run := func(token string) (reads int32) {
+		t.Helper()
+		discovery.Store(0)
+		tg, release, err := SCIMTarget(context.Background(), spec, mapResolver{secrets: map[string]string{"scim/token": token}}, logr.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if _, err := tg.ListUsers(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		caps, err := tg.Capabilities(context.Background())
+		if err != nil || caps.MaxResults != 7 {
+			t.Fatalf("capabilities %+v, %v; want maxResults 7", caps, err)
+		}
+		return discovery.Load()
+	}
+	for i, tc := range []struct {
+		token string
+		reads int32
+	}{{"first", 3}, {"first", 0}, {"first", 0}, {"rotated", 3}, {"rotated", 0}} {
+		if got := run(tc.token); got != tc.reads {
+			t.Errorf("run %d (token %s): %d discovery reads, want %d", i+1, tc.token, got, tc.reads)
+		}
+	}
+}

@@ -103,8 +103,9 @@ func (b *bench) scimRows(ctx context.Context, n, rounds int) error {
 			counts: strict.RequestCounts, zero: strict.ResetRequestCounts, stop: strict.Stop, syncReps: 5})
 	}
 	b.note("SCIM rows: the operator's figure is a whole SyncTarget run as the controller makes it — a fresh client "+
-		"(connect.SCIMTarget) with discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas), reading and mapping the "+
-		"synthetic directory, listing /Users and /Groups, planning, and the writes at concurrency %d. Its floors use plain "+
+		"(connect.SCIMTarget) whose discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas) the manager's cache answers "+
+		"after the warm-up run (it keeps a target's answers for an hour, dropped on a failed request), reading and mapping the "+
+		"synthetic directory, listing /Users (up to 4 pages in flight) and /Groups, planning, and the writes at concurrency %d. Its floors use plain "+
 		"net/http with keep-alive and read no answer: the POSTs replay the bodies the operator sent; the listing asks the "+
 		"server's advertised filter.maxResults per page. Request counts are the server's. SCIMMY builds every stored user for "+
 		"each page it serves (it pages after its egress), so its listing costs grow with users × pages; the strict server "+
@@ -143,8 +144,8 @@ type scimRunStats struct {
 }
 
 // run is one sync run as the SyncTarget controller makes it: a fresh client per run
-// (connect.SCIMTarget, discovery included), syncer.Run, release. record collects the bodies of
-// the POSTs to /Users.
+// (connect.SCIMTarget, with the manager's discovery cache), syncer.Run, release. record collects
+// the bodies of the POSTs to /Users.
 func (o *scimOperator) run(ctx context.Context, record *[][]byte) (*syncer.Result, scimRunStats, error) {
 	var st scimRunStats
 	if err := o.srv.zero(ctx); err != nil {

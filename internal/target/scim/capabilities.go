@@ -87,16 +87,48 @@ func (c *Capabilities) emailRequired() bool {
 	return false
 }
 
-// Discover fetches /ServiceProviderConfig, /ResourceTypes and /Schemas once per client (a client
-// lives for one run) and returns them with the overrides applied. A target without these
-// endpoints (404, 501) is assumed to support nothing optional; an authentication failure or a
-// transport error is returned.
+// Discover fetches /ServiceProviderConfig, /ResourceTypes and /Schemas once per client and returns
+// them with the overrides applied. With Options.Discovery the answers are shared with the clients
+// of later runs for a bounded time (see DiscoveryCache). A target without these endpoints (404,
+// 501) is assumed to support nothing optional; an authentication failure or a transport error is
+// returned.
 func (c *Client) Discover(ctx context.Context) (*Capabilities, error) {
 	c.discoverMu.Lock()
 	defer c.discoverMu.Unlock()
 	if c.caps != nil {
 		return c.caps, nil
 	}
+	served := c.opts.Discovery.get(c.discoveryKey())
+	if served == nil {
+		var err error
+		if served, err = c.discover(ctx); err != nil {
+			return nil, err
+		}
+		c.opts.Discovery.put(c.discoveryKey(), served)
+	}
+	caps := *served // the slices are shared and only read
+	o := c.opts.Capabilities
+	if o.FilterSupported != nil {
+		caps.FilterSupported = *o.FilterSupported
+	}
+	if o.PatchSupported != nil {
+		caps.PatchSupported = *o.PatchSupported
+	}
+	if o.ETagSupported != nil {
+		caps.ETagSupported = *o.ETagSupported
+	}
+	if o.MaxResults != nil {
+		caps.MaxResults = *o.MaxResults
+	}
+	if o.BulkMaxOperations != nil {
+		caps.BulkSupported, caps.BulkMaxOperations = *o.BulkMaxOperations > 0, *o.BulkMaxOperations
+	}
+	c.caps = &caps
+	return c.caps, nil
+}
+
+// discover asks the target what it supports, as it answers (no overrides).
+func (c *Client) discover(ctx context.Context) (*Capabilities, error) {
 	// The three reads are independent: one round trip instead of three.
 	var (
 		spc                    ServiceProviderConfig
@@ -139,23 +171,6 @@ func (c *Client) Discover(ctx context.Context) (*Capabilities, error) {
 	} else if !absent(err) {
 		return nil, err
 	}
-	o := c.opts.Capabilities
-	if o.FilterSupported != nil {
-		caps.FilterSupported = *o.FilterSupported
-	}
-	if o.PatchSupported != nil {
-		caps.PatchSupported = *o.PatchSupported
-	}
-	if o.ETagSupported != nil {
-		caps.ETagSupported = *o.ETagSupported
-	}
-	if o.MaxResults != nil {
-		caps.MaxResults = *o.MaxResults
-	}
-	if o.BulkMaxOperations != nil {
-		caps.BulkSupported, caps.BulkMaxOperations = *o.BulkMaxOperations > 0, *o.BulkMaxOperations
-	}
-	c.caps = caps
 	return caps, nil
 }
 

@@ -73,6 +73,11 @@ type Options struct {
 	MaxMembersPerRequest int
 	// Capabilities override what /ServiceProviderConfig says, for servers that lie.
 	Capabilities CapabilityOverrides
+	// Discovery, when set, shares discovery answers with other clients of the same target for a
+	// bounded time (see DiscoveryCache). DiscoveryKey tells apart clients of the same base URL that
+	// may be told different things (other credentials or TLS settings); it must not hold a secret.
+	Discovery    *DiscoveryCache
+	DiscoveryKey string
 	// Limits bound a listing; an exceeded limit is an error, never a partial listing.
 	Limits    ListLimits
 	UserAgent string
@@ -442,6 +447,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 func (c *Client) doWith(ctx context.Context, method, path string, query url.Values, header http.Header, in, out any) error {
+	err := c.send(ctx, method, path, query, header, in, out)
+	if err != nil {
+		c.noteFailure(ctx, err)
+	}
+	return err
+}
+
+// send is doWith without the bookkeeping of failures.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, header http.Header, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -726,6 +740,7 @@ func jsonErrorKind(err error) string {
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("a %s where %s was expected at byte %d", typ.Value, typ.Type, typ.Offset)
+
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the body ends early"
 	}
