@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/directory-sync/directory-sync-operator/api/v1alpha1"
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
+	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
 // mapResolver serves Secret and ConfigMap keys from maps ("name/key" → value).
@@ -98,6 +101,15 @@ func TestHRSourceFromConfigMap(t *testing.T) {
 	}
 	if len(snap.Records) != 2 || snap.Records[0].First("mail") != "ann@x" || strings.Join(snap.Records[0].Groups, ",") != "a,b" {
 		t.Fatalf("records = %+v", snap.Records)
+	}
+	// A run reads it batch by batch: the source streams through its wrapper.
+	var streamed []model.Record
+	rest, err := src.(directory.Streamer).ReadStream(context.Background(), func(b []model.Record) error {
+		streamed = append(streamed, b...)
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(streamed, snap.Records) || rest.Records != nil || !rest.Complete {
+		t.Errorf("streamed %+v (%v), snapshot %+v", streamed, err, rest)
 	}
 }
 

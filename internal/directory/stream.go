@@ -21,3 +21,13 @@ type Streamer interface {
 	// may be offboarded on them.
 	ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error)
 }
+
+// ReadAndHandOver implements ReadStream for a source whose Read returns a snapshot it does not keep:
+// it reads everything, then hands the records over (HandOver). A read that fails hands nothing over.
+func ReadAndHandOver(ctx context.Context, read func(context.Context) (*model.Snapshot, error), yield func(batch []model.Record) error) (*model.Snapshot, error) {
+	snap, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap, HandOver(snap, yield)
+}
