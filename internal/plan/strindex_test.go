@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -40,6 +41,14 @@ func TestStrIndexFindsFirstHolderExactly(t *testing.T) {
 				t.Fatalf("get(%q) = %d for a key never added", k, got)
 			}
 		}
+		sought := slices.Repeat([]string{"c", "d", "a", "", "b", "aa"}, 5) // more than one batch
+		out := make([]int32, len(sought))
+		x.getAll(sought, out)
+		for i, k := range sought {
+			if want, ok := first[k]; !ok && out[i] != -1 || ok && out[i] != want {
+				t.Fatalf("getAll: %q -> %d, want %d (%v)", k, out[i], want, ok)
+			}
+		}
 	}
 }
 
@@ -63,6 +72,17 @@ func TestStrIndexLarge(t *testing.T) {
 	}
 	if _, ok := x.get("id-x"); ok {
 		t.Fatal("found a key never added")
+	}
+	sought := append(slices.Clone(keys[n/2:]), "id-x")
+	out := make([]int32, len(sought))
+	x.getAll(sought, out)
+	for i, got := range out[:n/2] {
+		if got != int32(i) {
+			t.Fatalf("getAll: %q -> %d", sought[i], got)
+		}
+	}
+	if out[n/2] != -1 {
+		t.Fatal("getAll found a key never added")
 	}
 }
 
