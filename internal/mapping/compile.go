@@ -131,7 +131,7 @@ type compiledField struct {
 	slot     int
 	kind     valueKind
 	from     string
-	program  cel.Program // nil unless the mapping has an expression
+	program  *program // nil unless the mapping has an expression
 	lookup   *compiledLookup
 	def      string
 	hasDef   bool
@@ -149,7 +149,7 @@ type compiledRule struct {
 	name            string
 	generation      int64
 	priority        int32
-	scope           cel.Program // nil = all records
+	scope           *program // nil = all records
 	includeDisabled bool
 	fields          map[string]*compiledField
 	// lookupsVar is the value of the lookups variable for this rule's expressions.
@@ -236,7 +236,8 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 
 	// attrExpr lets attribute expressions return text that is parsed to the attribute's type.
 	attrExpr := false
-	compileExpr := func(where, expr string, want valueKind) cel.Program {
+	lookupSize := lookupsSize(tables)
+	compileExpr := func(where, expr string, want valueKind) *program {
 		ast, iss := env.Compile(expr)
 		if iss.Err() != nil {
 			fail(where, "%s", formatIssues(iss))
@@ -259,7 +260,16 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 			fail(where, "%v", err)
 			return nil
 		}
-		return prg
+		p := &program{tracked: prg}
+		if bound := freeBound(env, ast, lookupSize); bound > 0 {
+			free, err := env.Program(ast,
+				cel.InterruptCheckFrequency(interruptCheckFrequency),
+				cel.EvalOptions(cel.OptOptimize))
+			if err == nil {
+				p.free, p.bound = free, bound
+			}
+		}
+		return p
 	}
 
 	if strings.TrimSpace(spec.Scope) != "" {

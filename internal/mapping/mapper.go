@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -151,6 +150,13 @@ func (m *Mapper) AttributePaths() []string {
 type activation struct {
 	record  recordVal
 	lookups map[string]any
+	// size is recordSize of the record, -1 until an expression needs it.
+	size int
+}
+
+// reset makes act the activation of rec.
+func (a *activation) reset(rec *model.Record) {
+	a.record, a.size = recordVal{rec}, -1
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -309,7 +315,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 		}
 		return skip(subject, "", model.ReasonMissingID, "record has no id")
 	}
-	act.record = recordVal{rec}
+	act.reset(rec)
 
 	var inScopeBuf [maxRules]bool
 	inScope := inScopeBuf[:0]
@@ -380,22 +386,6 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 
 func skip(subject, id string, reason model.ProblemReason, msg string) (outcome, *model.Problem) {
 	return outSkipped, &model.Problem{Subject: subject, ID: id, Reason: reason, Message: msg}
-}
-
-func eval(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error) {
-	var (
-		v   ref.Val
-		err error
-	)
-	if ctx.Done() == nil {
-		v, _, err = prg.Eval(act)
-	} else {
-		v, _, err = prg.ContextEval(ctx, act)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 // emptyWhy explains an empty value in MissingField messages; the text is only built for a problem.

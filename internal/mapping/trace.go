@@ -22,7 +22,8 @@ type FieldTrace struct {
 // provision-on-demand, not the hot path.
 func (m *Mapper) Trace(rec model.Record) (res Result, scope string, fields []FieldTrace) {
 	res = m.Map(rec)
-	act := &activation{record: recordVal{&rec}}
+	act := &activation{}
+	act.reset(&rec)
 	inScope := make([]bool, len(m.rules))
 	var in, out []string
 	for i, r := range m.rules {
