@@ -97,20 +97,45 @@ func newConstants(groups int) *constants {
 
 // Read generates every record afresh, as a real source returns new data on each read.
 func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
-	n := max(s.Users, 0)
-	recs := make([]model.Record, n)
+	recs := make([]model.Record, max(s.Users, 0))
+	if err := s.generate(ctx, newConstants(max(s.Groups, 0)), 0, recs); err != nil {
+		return nil, err
+	}
+	return &model.Snapshot{Records: recs, Complete: true, ReadAt: time.Now()}, nil
+}
+
+// ReadStream is Read handing the records over as it generates them, directory.HandOverBatch at a
+// time (directory.Streamer), so that a run never holds them all.
+func (s *Source) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
 	c := newConstants(max(s.Groups, 0))
-	// One backing array for every record's one-element value slices and one for the group lists;
+	for start := 0; start < s.Users; start += directory.HandOverBatch {
+		batch := make([]model.Record, min(directory.HandOverBatch, s.Users-start))
+		if err := s.generate(ctx, c, start, batch); err != nil {
+			return nil, err
+		}
+		if err := yield(batch); err != nil {
+			return nil, err
+		}
+	}
+	return &model.Snapshot{Complete: true, ReadAt: time.Now()}, nil
+}
+
+var _ directory.Streamer = (*Source)(nil)
+
+// generate fills recs with the records of persons first, first+1, ...
+func (s *Source) generate(ctx context.Context, c *constants, first int, recs []model.Record) error {
+	// One backing array for the records' one-element value slices and one for their group lists;
 	// each record gets capacity-limited windows, so an append to one never reaches another.
-	values := make([]string, n*len(Attributes))
+	values := make([]string, len(recs)*len(Attributes))
 	var memberships []string
 	if s.Groups > 0 {
-		memberships = make([]string, 2*n)
+		memberships = make([]string, 2*len(recs))
 	}
 	var buf []byte
-	for i := range recs {
-		if i%4096 == 0 && ctx.Err() != nil {
-			return nil, directory.Errorf(directory.KindUnreachable, ctx.Err(), "read cancelled")
+	for k := range recs {
+		i := first + k
+		if k%4096 == 0 && ctx.Err() != nil {
+			return directory.Errorf(directory.KindUnreachable, ctx.Err(), "read cancelled")
 		}
 		// The record's own text in one string: id, DN (holding the uid), mail, givenName,
 		// employeeNumber and telephoneNumber are substrings of it.
@@ -136,7 +161,7 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 		if s.Changed != nil && s.Changed(i) {
 			title = c.changedTitles[i%titleCount]
 		}
-		v := values[i*len(Attributes) : (i+1)*len(Attributes) : (i+1)*len(Attributes)]
+		v := values[k*len(Attributes) : (k+1)*len(Attributes) : (k+1)*len(Attributes)]
 		v[0] = text[uidStart:uidEnd]
 		v[1] = text[dnEnd:mailEnd]
 		v[2] = text[mailEnd:givenEnd]
@@ -161,7 +186,7 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 		}
 		if s.Groups > 0 {
 			a, b := i%s.Groups, (i*7919+13)%s.Groups
-			g := memberships[2*i : 2*i+2 : 2*i+2]
+			g := memberships[2*k : 2*k+2 : 2*k+2]
 			g[0] = c.groups[a]
 			if b != a {
 				g[1] = c.groups[b]
@@ -170,7 +195,7 @@ func (s *Source) Read(ctx context.Context) (*model.Snapshot, error) {
 				r.Groups = g[:1:1]
 			}
 		}
-		recs[i] = r
+		recs[k] = r
 	}
-	return &model.Snapshot{Records: recs, Complete: true, ReadAt: time.Now()}, nil
+	return nil
 }

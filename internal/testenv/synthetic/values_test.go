@@ -2,11 +2,13 @@ package synthetic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"testing"
 
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
@@ -96,5 +98,41 @@ func BenchmarkRead(b *testing.B) {
 		if _, err := src.Read(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestReadStreamHandsOverReadsRecords(t *testing.T) {
+	src := &Source{Users: 2*directory.HandOverBatch + 17, Groups: 7, Changed: func(i int) bool { return i%5 == 0 }}
+	want, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []model.Record
+	snap, err := src.ReadStream(context.Background(), func(batch []model.Record) error {
+		if len(batch) == 0 || len(batch) > directory.HandOverBatch {
+			t.Errorf("batch of %d records", len(batch))
+		}
+		got = append(got, batch...)
+		return nil
+	})
+	if err != nil || !snap.Complete || snap.Records != nil {
+		t.Fatalf("snapshot %+v, err %v", snap, err)
+	}
+	if !reflect.DeepEqual(got, want.Records) {
+		t.Error("streamed records differ from Read's")
+	}
+
+	stop := errors.New("stop")
+	batches := 0
+	if _, err := src.ReadStream(context.Background(), func([]model.Record) error { batches++; return stop }); !errors.Is(err, stop) || batches != 1 {
+		t.Errorf("yield error: err %v after %d batches, want stop after 1", err, batches)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := src.ReadStream(cancelled, func([]model.Record) error { t.Error("a batch after cancel"); return nil }); err == nil {
+		t.Error("cancelled stream: no error")
+	}
+	if _, err := src.Read(cancelled); err == nil {
+		t.Error("cancelled read: no error")
 	}
 }
