@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -10,7 +11,8 @@ import (
 
 // The string fields of a user in the order rec packs them.
 const (
-	fExternalID = iota
+	fTargetID = iota // first: the most looked up
+	fExternalID
 	fUserName
 	fDisplayName
 	fGivenName
@@ -22,45 +24,108 @@ const (
 	fEmployeeNumber
 	fManager
 	fRole
-	fTargetID
 	fieldCount
 )
 
-// rec is a user as the target keeps it: its string fields packed into one string (ends[i] is
-// where field i ends), so that a stored user is one small struct in a slice and one string, and
-// a listed user's strings all share that one string. Users are addressed by handle, the index of
-// their rec in Target.recs; a deleted user's rec stays, dead, so handles are never reused.
+// rec is a user as the target keeps it: its string fields packed into one string, so that a
+// stored user is one 56-byte struct in a slice and one string, and a listed user's strings all
+// share that one string. Users are addressed by handle, the index of their rec in Target.recs; a
+// deleted user's rec stays, dead, so handles are never reused.
 type rec struct {
+	// data holds the fields one after the other, ends[i] being where field i ends. A user whose
+	// fields exceed 64 KiB (ends[0] == bigRec) has them behind a header instead: one byte holding
+	// the header's length, then the fields' lengths as uvarints. "" once the user is deleted.
 	data     string
-	ends     [fieldCount]uint32
+	ends     [fieldCount]uint16
 	memberOf int32  // first link of the user's memberships; 0 = none
 	extSeq   uint32 // when the user took its externalId: the earliest holder answers CreateUser
 	active   bool
 	live     bool
 }
 
-func (r *rec) field(f int) string {
-	start := uint32(0)
-	if f > 0 {
-		start = r.ends[f-1]
+// bigRec in ends[0] marks a rec whose data carries a header (packed fields total 64 KiB or more).
+const bigRec = 0xFFFF
+
+// fields unpacks the packed string fields; they share r.data.
+func (r *rec) fields() (out [fieldCount]string) {
+	d := r.data
+	if d == "" {
+		return out
 	}
-	return r.data[start:r.ends[f]]
+	if r.ends[0] != bigRec {
+		start := 0
+		for i, e := range r.ends {
+			out[i] = d[start:e]
+			start = int(e)
+		}
+		return out
+	}
+	p, start := 1, 1+int(d[0])
+	for i := range out {
+		var n int
+		n, p = uvarint(d, p)
+		out[i] = d[start : start+n]
+		start += n
+	}
+	return out
+}
+
+// field returns one packed field.
+func (r *rec) field(f int) string {
+	if r.ends[0] != bigRec {
+		start := uint16(0)
+		if f > 0 {
+			start = r.ends[f-1]
+		}
+		return r.data[start:r.ends[f]]
+	}
+	return r.fields()[f]
+}
+
+// uvarint decodes the uvarint at s[p:] (as encoding/binary writes it) and returns it and the
+// position after it.
+func uvarint(s string, p int) (int, int) {
+	x, shift := 0, 0
+	for {
+		b := s[p]
+		p++
+		x |= int(b&0x7f) << shift
+		if b < 0x80 {
+			return x, p
+		}
+		shift += 7
+	}
 }
 
 // pack stores u's string fields (its Groups and Attributes are kept elsewhere).
 func pack(u *model.User) rec {
-	fields := [fieldCount]string{u.ExternalID, u.UserName, u.DisplayName, u.GivenName, u.FamilyName, u.Email,
-		u.PhoneNumber, u.Title, u.Department, u.EmployeeNumber, u.Manager, u.Role, u.TargetID}
+	fields := [fieldCount]string{u.TargetID, u.ExternalID, u.UserName, u.DisplayName, u.GivenName, u.FamilyName, u.Email,
+		u.PhoneNumber, u.Title, u.Department, u.EmployeeNumber, u.Manager, u.Role}
 	n := 0
 	for _, f := range fields {
 		n += len(f)
 	}
 	r := rec{active: u.Active, live: true}
 	var b strings.Builder
-	b.Grow(n)
-	for i, f := range fields {
-		b.WriteString(f)
-		r.ends[i] = uint32(b.Len())
+	if n < bigRec {
+		b.Grow(n)
+		for i, f := range fields {
+			b.WriteString(f)
+			r.ends[i] = uint16(b.Len())
+		}
+	} else {
+		var header [1 + fieldCount*binary.MaxVarintLen64]byte // at most 131 bytes: its length fits the first
+		h := header[:1]
+		for _, f := range fields {
+			h = binary.AppendUvarint(h, uint64(len(f)))
+		}
+		h[0] = byte(len(h) - 1)
+		b.Grow(len(h) + n)
+		b.Write(h)
+		for _, f := range fields {
+			b.WriteString(f)
+		}
+		r.ends[0] = bigRec
 	}
 	r.data = b.String()
 	return r
@@ -68,12 +133,12 @@ func pack(u *model.User) rec {
 
 // user unpacks the stored fields; the strings share the stored data.
 func (r *rec) user() model.User {
-	d, e := r.data, &r.ends
+	f := r.fields()
 	return model.User{
-		ExternalID: d[:e[0]], UserName: d[e[0]:e[1]], DisplayName: d[e[1]:e[2]], GivenName: d[e[2]:e[3]],
-		FamilyName: d[e[3]:e[4]], Email: d[e[4]:e[5]], PhoneNumber: d[e[5]:e[6]], Title: d[e[6]:e[7]],
-		Department: d[e[7]:e[8]], EmployeeNumber: d[e[8]:e[9]], Manager: d[e[9]:e[10]], Role: d[e[10]:e[11]],
-		TargetID: d[e[11]:e[12]], Active: r.active,
+		TargetID: f[fTargetID], ExternalID: f[fExternalID], UserName: f[fUserName], DisplayName: f[fDisplayName],
+		GivenName: f[fGivenName], FamilyName: f[fFamilyName], Email: f[fEmail], PhoneNumber: f[fPhoneNumber],
+		Title: f[fTitle], Department: f[fDepartment], EmployeeNumber: f[fEmployeeNumber], Manager: f[fManager],
+		Role: f[fRole], Active: r.active,
 	}
 }
 

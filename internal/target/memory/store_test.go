@@ -158,3 +158,30 @@ func BenchmarkListUsersAndGroups(b *testing.B) {
 		}
 	}
 }
+
+// TestLongFieldsRoundTrip: a user over 64 KiB is packed behind a header of uvarint lengths, long
+// ones taking several bytes.
+func TestLongFieldsRoundTrip(t *testing.T) {
+	tg := New()
+	u := model.User{ExternalID: "x:1", UserName: "a", Title: strings.Repeat("t", 300), DisplayName: strings.Repeat("é", 70_000),
+		Role: strings.Repeat("r", 127), Manager: strings.Repeat("m", 128), Active: true}
+	u.TargetID = mustCreate(t, tg, u)
+	if got := tg.Users(); len(got) != 1 || !reflect.DeepEqual(got[0], u) {
+		t.Fatalf("listed %d users; first differs from what was stored", len(got))
+	}
+	if err := tg.UpdateUser(ctx, u.TargetID, model.User{Title: "short"}, []string{model.FieldTitle}); err != nil {
+		t.Fatal(err)
+	}
+	u.Title = "short"
+	if got := tg.Users()[0]; !reflect.DeepEqual(got, u) {
+		t.Error("after update: differs")
+	}
+	// back under 64 KiB: packed without a header again
+	if err := tg.UpdateUser(ctx, u.TargetID, model.User{DisplayName: "Ann"}, []string{model.FieldDisplayName}); err != nil {
+		t.Fatal(err)
+	}
+	u.DisplayName = "Ann"
+	if got := tg.Users()[0]; !reflect.DeepEqual(got, u) || tg.recs[0].ends[0] == bigRec {
+		t.Errorf("after shortening: %+v", got)
+	}
+}
