@@ -285,17 +285,24 @@ func (t *Target) listUsers() []model.User {
 	names := make([]string, t.memberships())
 	for i, h := range t.order {
 		r := &t.recs[h]
-		out[i] = r.user()
+		u := &out[i]
+		r.unpack(u)
 		if a, ok := t.attrs[h]; ok {
-			out[i].Attributes = maps.Clone(a)
-		}
-		if r.memberOf == 0 {
-			continue
+			u.Attributes = maps.Clone(a)
 		}
 		n := 0
+		for _, in := range r.inGroups {
+			if in != 0 {
+				names[n] = t.groups[in-1].displayName
+				n++
+			}
+		}
 		for l := r.memberOf; l != 0; l = t.links[l].next {
 			names[n] = t.groups[t.links[l].group].displayName
 			n++
+		}
+		if n == 0 {
+			continue
 		}
 		gs := names[:n:n]
 		names = names[n:]
@@ -306,7 +313,7 @@ func (t *Target) listUsers() []model.User {
 		} else if n > 2 {
 			slices.Sort(gs)
 		}
-		out[i].Groups = gs
+		u.Groups = gs
 	}
 	return out
 }
@@ -338,11 +345,15 @@ func (t *Target) listGroups() []model.Group {
 	}
 	if len(ids) > 0 {
 		t.sortOrder()
+		var gs []int32
 		for _, h := range t.order {
-			r := &t.recs[h]
-			for l := r.memberOf; l != 0; l = t.links[l].next {
-				g := t.links[l].group
-				out[g].Members[fill[g]] = r.field(fTargetID)
+			gs = t.appendGroups(gs[:0], h)
+			if len(gs) == 0 {
+				continue
+			}
+			id := t.recs[h].field(fTargetID)
+			for _, g := range gs {
+				out[g].Members[fill[g]] = id
 				fill[g]++
 			}
 		}
@@ -434,7 +445,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		t.unindexExt(h)
 	}
 	stored := pack(&next)
-	stored.memberOf, stored.extSeq = old.memberOf, old.extSeq
+	stored.inGroups, stored.memberOf, stored.extSeq = old.inGroups, old.memberOf, old.extSeq
 	t.recs[h] = stored
 	if nameChanged {
 		t.names.add(t.hash(lowerName(next.UserName)), h)
@@ -467,8 +478,8 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 		return nil
 	}
 	r := &t.recs[h]
-	for r.memberOf != 0 {
-		t.removeMember(t.links[r.memberOf].group, h)
+	for _, g := range t.appendGroups(nil, h) {
+		t.removeMember(g, h)
 	}
 	t.ids.remove(t.hash(targetID), h)
 	t.names.remove(t.hash(lowerName(r.field(fUserName))), h)

@@ -28,16 +28,19 @@ const (
 )
 
 // rec is a user as the target keeps it: its string fields packed into one string, so that a
-// stored user is one 56-byte struct in a slice and one string, and a listed user's strings all
+// stored user is one 64-byte struct in a slice and one string, and a listed user's strings all
 // share that one string. Users are addressed by handle, the index of their rec in Target.recs; a
 // deleted user's rec stays, dead, so handles are never reused.
 type rec struct {
 	// data holds the fields one after the other, ends[i] being where field i ends. A user whose
 	// fields exceed 64 KiB (ends[0] == bigRec) has them behind a header instead: one byte holding
 	// the header's length, then the fields' lengths as uvarints. "" once the user is deleted.
-	data     string
-	ends     [fieldCount]uint16
-	memberOf int32  // first link of the user's memberships; 0 = none
+	data string
+	ends [fieldCount]uint16
+	// inGroups holds the handles+1 of up to two groups the user is a member of (0 = free), so that
+	// the usual user needs no link; memberOf is the first link of its further memberships.
+	inGroups [2]int32
+	memberOf int32  // 0 = none
 	extSeq   uint32 // when the user took its externalId: the earliest holder answers CreateUser
 	active   bool
 	live     bool
@@ -133,13 +136,28 @@ func pack(u *model.User) rec {
 
 // user unpacks the stored fields; the strings share the stored data.
 func (r *rec) user() model.User {
-	f := r.fields()
-	return model.User{
-		TargetID: f[fTargetID], ExternalID: f[fExternalID], UserName: f[fUserName], DisplayName: f[fDisplayName],
-		GivenName: f[fGivenName], FamilyName: f[fFamilyName], Email: f[fEmail], PhoneNumber: f[fPhoneNumber],
-		Title: f[fTitle], Department: f[fDepartment], EmployeeNumber: f[fEmployeeNumber], Manager: f[fManager],
-		Role: f[fRole], Active: r.active,
+	var u model.User
+	r.unpack(&u)
+	return u
+}
+
+// unpack sets u's string fields and Active from the stored ones, the strings sharing the stored
+// data; it writes straight into u, which listing a million users notices.
+func (r *rec) unpack(u *model.User) {
+	if r.ends[0] == bigRec {
+		f := r.fields()
+		u.TargetID, u.ExternalID, u.UserName, u.DisplayName = f[fTargetID], f[fExternalID], f[fUserName], f[fDisplayName]
+		u.GivenName, u.FamilyName, u.Email, u.PhoneNumber = f[fGivenName], f[fFamilyName], f[fEmail], f[fPhoneNumber]
+		u.Title, u.Department, u.EmployeeNumber, u.Manager = f[fTitle], f[fDepartment], f[fEmployeeNumber], f[fManager]
+		u.Role, u.Active = f[fRole], r.active
+		return
 	}
+	d, e := r.data, &r.ends
+	u.TargetID, u.ExternalID, u.UserName = d[:e[0]], d[e[0]:e[1]], d[e[1]:e[2]]
+	u.DisplayName, u.GivenName, u.FamilyName = d[e[2]:e[3]], d[e[3]:e[4]], d[e[4]:e[5]]
+	u.Email, u.PhoneNumber, u.Title = d[e[5]:e[6]], d[e[6]:e[7]], d[e[7]:e[8]]
+	u.Department, u.EmployeeNumber, u.Manager = d[e[8]:e[9]], d[e[9]:e[10]], d[e[10]:e[11]]
+	u.Role, u.Active = d[e[11]:e[12]], r.active
 }
 
 // link is one membership: a node of the user's singly linked list of groups, in Target.links.
@@ -207,7 +225,11 @@ func (t *Target) unindexExt(h int32) {
 
 // isMember reports whether user h is a member of group g.
 func (t *Target) isMember(h, g int32) bool {
-	for l := t.recs[h].memberOf; l != 0; l = t.links[l].next {
+	r := &t.recs[h]
+	if r.inGroups[0] == g+1 || r.inGroups[1] == g+1 {
+		return true
+	}
+	for l := r.memberOf; l != 0; l = t.links[l].next {
 		if t.links[l].group == g {
 			return true
 		}
@@ -220,6 +242,14 @@ func (t *Target) addMember(g, h int32) {
 	if t.isMember(h, g) {
 		return
 	}
+	t.groups[g].members++
+	r := &t.recs[h]
+	for i, in := range r.inGroups {
+		if in == 0 {
+			r.inGroups[i] = g + 1
+			return
+		}
+	}
 	l := t.freeLink
 	if l != 0 {
 		t.freeLink = t.links[l].next
@@ -230,19 +260,26 @@ func (t *Target) addMember(g, h int32) {
 		l = int32(len(t.links))
 		t.links = append(t.links, link{})
 	}
-	t.links[l] = link{group: g, next: t.recs[h].memberOf}
-	t.recs[h].memberOf = l
-	t.groups[g].members++
+	t.links[l] = link{group: g, next: r.memberOf}
+	r.memberOf = l
 }
 
 // removeMember removes user h from group g; a non-member is left alone.
 func (t *Target) removeMember(g, h int32) {
-	for prev, l := int32(0), t.recs[h].memberOf; l != 0; prev, l = l, t.links[l].next {
+	r := &t.recs[h]
+	for i, in := range r.inGroups {
+		if in == g+1 {
+			r.inGroups[i] = 0
+			t.groups[g].members--
+			return
+		}
+	}
+	for prev, l := int32(0), r.memberOf; l != 0; prev, l = l, t.links[l].next {
 		if t.links[l].group != g {
 			continue
 		}
 		if prev == 0 {
-			t.recs[h].memberOf = t.links[l].next
+			r.memberOf = t.links[l].next
 		} else {
 			t.links[prev].next = t.links[l].next
 		}
@@ -251,6 +288,20 @@ func (t *Target) removeMember(g, h int32) {
 		t.groups[g].members--
 		return
 	}
+}
+
+// appendGroups appends the handles of the groups user h is a member of, in no particular order.
+func (t *Target) appendGroups(dst []int32, h int32) []int32 {
+	r := &t.recs[h]
+	for _, in := range r.inGroups {
+		if in != 0 {
+			dst = append(dst, in-1)
+		}
+	}
+	for l := r.memberOf; l != 0; l = t.links[l].next {
+		dst = append(dst, t.links[l].group)
+	}
+	return dst
 }
 
 // sortOrder drops deleted users from order and sorts it by id if an insertion broke the order.

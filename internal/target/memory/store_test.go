@@ -185,3 +185,68 @@ func TestLongFieldsRoundTrip(t *testing.T) {
 		t.Errorf("after shortening: %+v", got)
 	}
 }
+
+// TestUserInManyGroups: a user's first two memberships are kept inline, the rest linked; adding,
+// removing and deleting across both keep the listings exact.
+func TestUserInManyGroups(t *testing.T) {
+	tg := New()
+	a := mustCreate(t, tg, model.User{UserName: "a"})
+	b := mustCreate(t, tg, model.User{UserName: "b"})
+	var gids, names []string
+	for _, name := range []string{"e", "d", "c", "b", "a"} {
+		g, err := tg.CreateGroup(ctx, name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tg.AddMembers(ctx, g, []string{a, b, a}); err != nil {
+			t.Fatal(err)
+		}
+		gids, names = append(gids, g), append([]string{name}, names...)
+	}
+	check := func(step string, wantA []string, members map[string][]string) {
+		t.Helper()
+		users := tg.Users()
+		if !reflect.DeepEqual(users[0].Groups, wantA) {
+			t.Errorf("%s: a's groups %v, want %v", step, users[0].Groups, wantA)
+		}
+		for _, g := range tg.Groups() {
+			if !reflect.DeepEqual(g.Members, members[g.TargetID]) {
+				t.Errorf("%s: group %s members %v, want %v", step, g.DisplayName, g.Members, members[g.TargetID])
+			}
+		}
+	}
+	both := map[string][]string{}
+	for _, g := range gids {
+		both[g] = []string{a, b}
+	}
+	check("all", names, both)
+	// leave e (inline) and b (linked), then join e again: it reuses a free slot
+	if err := tg.RemoveMembers(ctx, gids[0], []string{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RemoveMembers(ctx, gids[3], []string{a}); err != nil {
+		t.Fatal(err)
+	}
+	both[gids[0]], both[gids[3]] = []string{b}, []string{b}
+	check("removed", []string{"a", "c", "d"}, both)
+	if err := tg.AddMembers(ctx, gids[0], []string{a}); err != nil {
+		t.Fatal(err)
+	}
+	both[gids[0]] = []string{a, b}
+	check("re-added", []string{"a", "c", "d", "e"}, both)
+	if err := tg.DeleteUser(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gids {
+		both[g] = []string{b}
+	}
+	users := tg.Users()
+	if len(users) != 1 || !reflect.DeepEqual(users[0].Groups, names) {
+		t.Errorf("after deleting a: %+v", users)
+	}
+	for _, g := range tg.Groups() {
+		if !reflect.DeepEqual(g.Members, both[g.TargetID]) {
+			t.Errorf("after deleting a: group %s members %v", g.DisplayName, g.Members)
+		}
+	}
+}
