@@ -62,41 +62,6 @@ func (x *strIndex) get(s string) (int32, bool) {
 	}
 }
 
-// keyCounts counts how many items carry each key, exactly.
-type keyCounts struct {
-	index *strIndex
-	more  map[int32]int32 // first carrier → number of carriers, for keys carried more than once
-}
-
-func newKeyCounts(n int, key func(item int32) string) *keyCounts {
-	return &keyCounts{index: newStrIndex(n, key)}
-}
-
-// add counts item, which carries s (key(item)).
-func (c *keyCounts) add(item int32, s string) {
-	if first, added := c.index.add(item, s); !added {
-		if c.more == nil {
-			c.more = map[int32]int32{}
-		}
-		c.more[first] = max(c.more[first], 1) + 1
-	}
-}
-
-// repeats reports whether some key is carried more than once.
-func (c *keyCounts) repeats() bool { return c.more != nil }
-
-// count returns the number of items carrying s.
-func (c *keyCounts) count(s string) int32 {
-	first, ok := c.index.get(s)
-	switch {
-	case !ok:
-		return 0
-	case c.more[first] > 0:
-		return c.more[first]
-	}
-	return 1
-}
-
 // getAll stores in out[i] the first item carrying keys[i], or -1. It looks keys up a batch at a
 // time, each step for all keys of the batch before the next step: at a million items every step
 // misses the processor's caches, and steps of different keys do not wait for each other, so the

@@ -85,23 +85,3 @@ func TestStrIndexLarge(t *testing.T) {
 		t.Fatal("getAll found a key never added")
 	}
 }
-
-func TestKeyCounts(t *testing.T) {
-	keys := []string{"x", "y", "x", "z", "x", "y"}
-	c := newKeyCounts(len(keys), func(i int32) string { return keys[i] })
-	c.index.hash = func(string) uint64 { return 1 } // collisions must not merge counts
-	for i, k := range keys {
-		c.add(int32(i), k)
-	}
-	for k, want := range map[string]int32{"x": 3, "y": 2, "z": 1, "w": 0} {
-		if got := c.count(k); got != want || !c.repeats() {
-			t.Errorf("count(%q) = %d, want %d", k, got, want)
-		}
-	}
-	single := newKeyCounts(2, func(i int32) string { return keys[i] })
-	single.add(0, "x")
-	single.add(1, "y")
-	if single.repeats() {
-		t.Error("repeats without a repeated key")
-	}
-}
