@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/elimity-com/scim v0.0.0-20260728105928-2641426a1539
 	github.com/go-asn1-ber/asn1-ber v1.5.8
+	github.com/go-json-experiment/json v1.27.2
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/go-logr/logr v1.4.4
 	github.com/google/cel-go v0.29.2

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/go-logr/logr"
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
@@ -354,7 +355,7 @@ func listAll[T any](ctx context.Context, c *Client, path, filter string) ([]T, e
 			return nil, r.err
 		}
 		var page ListResponse[T]
-		if err := json.Unmarshal(r.body, &page); err != nil {
+		if err := decodeList(r.body, &page); err != nil {
 			return nil, decodeError(http.MethodGet, path, err)
 		}
 		n := len(page.Resources)
@@ -732,15 +733,20 @@ func decodeError(method, path string, err error) error {
 // jsonErrorKind names what kind of JSON error err is, without the quoted input.
 func jsonErrorKind(err error) string {
 	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
+		syn   *json.SyntaxError
+		typ   *json.UnmarshalTypeError
+		synV2 *jsonv1.SyntaxError // decodeList's
+		typV2 *jsonv1.UnmarshalTypeError
 	)
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &synV2):
+		return fmt.Sprintf("syntax error at byte %d", synV2.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("a %s where %s was expected at byte %d", typ.Value, typ.Type, typ.Offset)
-
+	case errors.As(err, &typV2):
+		return fmt.Sprintf("a %s where %s was expected at byte %d", typV2.Value, typV2.Type, typV2.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the body ends early"
 	}

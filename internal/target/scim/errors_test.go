@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -112,5 +113,31 @@ func TestErrorTrimsBody(t *testing.T) {
 		[]byte(`{"status":"409","scimType":"uniqueness","detail":"taken"}`))
 	if !IsConflict(e) || e.ScimType != "uniqueness" || e.Detail != "taken" {
 		t.Errorf("got %+v", e)
+	}
+}
+
+// A list page that is not the JSON expected is described (what kind of error, where), never
+// quoted: its bytes are the target's.
+func TestMalformedListPageIsDescribedNotQuoted(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"totalResults":1,"Resources":[{"id":"CANARY-1",}]}`:             "syntax error at byte",
+		`{"totalResults":1,"Resources":[{"id":"CANARY-2","userName":7}]}`: "a number where string was expected at byte",
+		`{"totalResults":1,"Resources":[{"id":"CANARY-3"`:                 "syntax error at byte",
+	} {
+		srv := loopback(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/Users" {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = io.WriteString(w, body)
+		})
+		c, err := New(srv.URL, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.ListUsers(context.Background(), "")
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("%s: err = %v, want it to say %q and quote nothing", body, err, want)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -108,10 +107,10 @@ type rawUser struct {
 }
 
 func (r *rawUser) UnmarshalJSON(b []byte) error {
-	if err := json.Unmarshal(b, &r.User); err != nil {
+	if err := decodeList(b, &r.User); err != nil {
 		return err
 	}
-	return json.Unmarshal(b, &r.raw)
+	return decodeList(b, &r.raw)
 }
 
 // NewTarget wraps c.
