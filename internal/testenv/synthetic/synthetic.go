@@ -122,6 +122,9 @@ func (s *Source) ReadStream(ctx context.Context, yield func(batch []model.Record
 
 var _ directory.Streamer = (*Source)(nil)
 
+// chunk is how many records generate writes the text of into one string.
+const chunk = directory.HandOverBatch
+
 // generate fills recs with the records of persons first, first+1, ...
 func (s *Source) generate(ctx context.Context, c *constants, first int, recs []model.Record) error {
 	// One backing array for the records' one-element value slices and one for their group lists;
@@ -132,48 +135,40 @@ func (s *Source) generate(ctx context.Context, c *constants, first int, recs []m
 		memberships = make([]string, 2*len(recs))
 	}
 	var buf []byte
-	for k := range recs {
-		i := first + k
-		if k%4096 == 0 && ctx.Err() != nil {
+	var ends [][textParts]int32
+	for from := 0; from < len(recs); from += chunk {
+		if ctx.Err() != nil {
 			return directory.Errorf(directory.KindUnreachable, ctx.Err(), "read cancelled")
 		}
-		// The record's own text in one string: id, DN (holding the uid), mail, givenName,
-		// employeeNumber and telephoneNumber are substrings of it.
-		buf = appendID(buf[:0], i)
-		idEnd := len(buf)
-		buf = append(buf, "uid="...)
-		uidStart := len(buf)
-		buf = appendPadded(append(buf, "user"...), i, 6)
-		uidEnd := len(buf)
-		buf = append(buf, dnSuffix...)
-		dnEnd := len(buf)
-		buf = append(buf, buf[uidStart:uidEnd]...)
-		buf = append(buf, mailSuffix...)
-		mailEnd := len(buf)
-		buf = strconv.AppendInt(append(buf, "Given"...), int64(i), 10)
-		givenEnd := len(buf)
-		buf = strconv.AppendInt(buf, 1_000_000+int64(i), 10)
-		empEnd := len(buf)
-		buf = appendPadded(append(buf, "+1 555 "...), i, 7)
-		text := string(buf)
-
-		title := c.titles[i%titleCount]
-		if s.Changed != nil && s.Changed(i) {
-			title = c.changedTitles[i%titleCount]
+		part := recs[from:min(from+chunk, len(recs))]
+		// The text of a chunk of records in one string: each record's id, DN (holding the uid),
+		// mail, givenName, employeeNumber and telephoneNumber are substrings of it.
+		buf, ends = buf[:0], ends[:0]
+		for k := range part {
+			buf, ends = appendText(buf, ends, first+from+k)
 		}
-		v := values[k*len(Attributes) : (k+1)*len(Attributes) : (k+1)*len(Attributes)]
-		v[0] = text[uidStart:uidEnd]
-		v[1] = text[dnEnd:mailEnd]
-		v[2] = text[mailEnd:givenEnd]
-		v[3] = c.families[i%familyCount]
-		v[4] = title
-		v[5] = c.departments[i%DepartmentCount]
-		v[6] = text[givenEnd:empEnd]
-		v[7] = text[empEnd:]
-		r := model.Record{
-			ID: text[:idEnd],
-			DN: text[idEnd:dnEnd],
-			Attributes: map[string][]string{
+		text := string(buf)
+		start := 0
+		for k := range part {
+			i, e := first+from+k, &ends[k]
+			title := c.titles[i%titleCount]
+			if s.Changed != nil && s.Changed(i) {
+				title = c.changedTitles[i%titleCount]
+			}
+			at := (from + k) * len(Attributes)
+			v := values[at : at+len(Attributes) : at+len(Attributes)]
+			v[0] = text[e[dnStart]+int32(len("uid=")) : e[uidEnd]]
+			v[1] = text[e[dnEnd]:e[mailEnd]]
+			v[2] = text[e[mailEnd]:e[givenEnd]]
+			v[3] = c.families[i%familyCount]
+			v[4] = title
+			v[5] = c.departments[i%DepartmentCount]
+			v[6] = text[e[givenEnd]:e[employeeEnd]]
+			v[7] = text[e[employeeEnd]:e[phoneEnd]]
+			r := &part[k]
+			r.ID = text[start:e[dnStart]]
+			r.DN = text[e[dnStart]:e[dnEnd]]
+			r.Attributes = map[string][]string{
 				"uid":              v[0:1:1],
 				"mail":             v[1:2:2],
 				"givenName":        v[2:3:3],
@@ -182,20 +177,55 @@ func (s *Source) generate(ctx context.Context, c *constants, first int, recs []m
 				"departmentNumber": v[5:6:6],
 				"employeeNumber":   v[6:7:7],
 				"telephoneNumber":  v[7:8:8],
-			},
-		}
-		if s.Groups > 0 {
-			a, b := i%s.Groups, (i*7919+13)%s.Groups
-			g := memberships[2*k : 2*k+2 : 2*k+2]
-			g[0] = c.groups[a]
-			if b != a {
-				g[1] = c.groups[b]
-				r.Groups = g
-			} else {
-				r.Groups = g[:1:1]
 			}
+			if s.Groups > 0 {
+				a, b := i%s.Groups, (i*7919+13)%s.Groups
+				g := memberships[2*(from+k) : 2*(from+k)+2 : 2*(from+k)+2]
+				g[0] = c.groups[a]
+				if b != a {
+					g[1] = c.groups[b]
+					r.Groups = g
+				} else {
+					r.Groups = g[:1:1]
+				}
+			}
+			start = int(e[phoneEnd])
 		}
-		recs[k] = r
 	}
 	return nil
+}
+
+// Where the parts of a person's text end, as appendText records them.
+const (
+	dnStart = iota // = where the id ends
+	uidEnd
+	dnEnd
+	mailEnd
+	givenEnd
+	employeeEnd
+	phoneEnd
+	textParts
+)
+
+// appendText appends the text of person i to buf and where its parts end to ends.
+func appendText(buf []byte, ends [][textParts]int32, i int) ([]byte, [][textParts]int32) {
+	var e [textParts]int32
+	buf = appendID(buf, i)
+	e[dnStart] = int32(len(buf))
+	buf = append(buf, "uid="...)
+	uidStart := len(buf)
+	buf = appendPadded(append(buf, "user"...), i, 6)
+	e[uidEnd] = int32(len(buf))
+	buf = append(buf, dnSuffix...)
+	e[dnEnd] = int32(len(buf))
+	buf = append(buf, buf[uidStart:e[uidEnd]]...)
+	buf = append(buf, mailSuffix...)
+	e[mailEnd] = int32(len(buf))
+	buf = strconv.AppendInt(append(buf, "Given"...), int64(i), 10)
+	e[givenEnd] = int32(len(buf))
+	buf = strconv.AppendInt(buf, 1_000_000+int64(i), 10)
+	e[employeeEnd] = int32(len(buf))
+	buf = appendPadded(append(buf, "+1 555 "...), i, 7)
+	e[phoneEnd] = int32(len(buf))
+	return buf, append(ends, e)
 }
