@@ -270,18 +270,8 @@ func (p *planner) indexActual() {
 	}
 	for i := range actual {
 		a := &actual[i]
-		if p.byID != nil && a.TargetID != "" {
-			ids[i] = a.TargetID
-			// every target user, not only managed ones: an unmanaged one may be adopted in this run
-			if first, added := p.byID.add(int32(i), a.TargetID); !added {
-				if p.sharedID == nil {
-					p.sharedID = map[string][]int32{}
-				}
-				if p.sharedID[a.TargetID] == nil {
-					p.sharedID[a.TargetID] = []int32{first}
-				}
-				p.sharedID[a.TargetID] = append(p.sharedID[a.TargetID], int32(i))
-			}
+		if ids != nil {
+			ids[i] = a.TargetID // every target user, not only managed ones: one may be adopted in this run
 		}
 		if !p.isManaged(a.ExternalID) {
 			continue
@@ -291,16 +281,24 @@ func (p *planner) indexActual() {
 			p.people++
 		}
 		exts[i] = a.ExternalID
-		if _, added := p.managedByExt.add(int32(i), a.ExternalID); !added {
-			if p.dupActual == nil {
-				p.dupActual = map[string]int{}
-			}
-			if p.dupActual[a.ExternalID] == 0 {
-				p.dupActual[a.ExternalID] = 1
-			}
-			p.dupActual[a.ExternalID]++
-		}
 	}
+	if p.byID != nil {
+		p.byID.addEach(ids, func(i, first int32) {
+			if p.sharedID == nil {
+				p.sharedID = map[string][]int32{}
+			}
+			if p.sharedID[ids[i]] == nil {
+				p.sharedID[ids[i]] = []int32{first}
+			}
+			p.sharedID[ids[i]] = append(p.sharedID[ids[i]], i)
+		})
+	}
+	p.managedByExt.addEach(exts, func(i, _ int32) {
+		if p.dupActual == nil {
+			p.dupActual = map[string]int{}
+		}
+		p.dupActual[exts[i]] = max(p.dupActual[exts[i]], 1) + 1
+	})
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
 			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))

@@ -9,10 +9,11 @@ import "hash/maphash"
 // of a control word, a 24-byte slot and the key's bytes, and gives the garbage collector no
 // pointer to scan.
 type strIndex struct {
-	hash  func(string) uint64 // seeded maphash; tests force collisions with a worse one
-	key   func(item int32) string
-	slots []uint64 // hash>>32<<32 | item+1; 0 is empty
-	mask  uint64
+	touched uint64              // see addEach
+	hash    func(string) uint64 // seeded maphash; tests force collisions with a worse one
+	key     func(item int32) string
+	slots   []uint64 // hash>>32<<32 | item+1; 0 is empty
+	mask    uint64
 }
 
 // newStrIndex returns an index for up to n items whose keys key returns.
@@ -29,7 +30,10 @@ func newStrIndex(n int, key func(item int32) string) *strIndex {
 // add indexes item under s, which must be key(item), unless an earlier item carries s: then it
 // returns that item and false.
 func (x *strIndex) add(item int32, s string) (int32, bool) {
-	h := x.hash(s)
+	return x.insert(item, s, x.hash(s))
+}
+
+func (x *strIndex) insert(item int32, s string, h uint64) (int32, bool) {
 	tag := h >> 32 << 32
 	for i := h & x.mask; ; i = (i + 1) & x.mask {
 		slot := x.slots[i]
@@ -92,6 +96,35 @@ func (x *strIndex) getAll(keys []string, out []int32) {
 				out[start+j] = int32(slot&0xffffffff) - 1
 			default: // the item sought, if any, is further along the probe
 				out[start+j], _ = x.get(s)
+			}
+		}
+	}
+}
+
+// addEach adds each item i whose key keys[i] is not "" (keys[i] must be key(i)), in order; for an
+// item whose key an earlier item carries, it calls repeated(i, first) instead. Like getAll it
+// works a batch at a time: it first reads the slot where each key's probe starts, loads that do
+// not wait for each other, so that the inserts then find their slots cached.
+func (x *strIndex) addEach(keys []string, repeated func(item, first int32)) {
+	const batch = 16
+	var hashes [batch]uint64
+	for start := 0; start < len(keys); start += batch {
+		ks := keys[start:min(start+batch, len(keys))]
+		var sum uint64
+		for j, s := range ks {
+			if s != "" {
+				hashes[j] = x.hash(s)
+				sum += x.slots[hashes[j]&x.mask]
+			}
+		}
+		x.touched += sum // used, so that the compiler keeps the loads
+		for j, s := range ks {
+			if s == "" {
+				continue
+			}
+			item := int32(start + j)
+			if first, added := x.insert(item, s, hashes[j]); !added {
+				repeated(item, first)
 			}
 		}
 	}

@@ -41,6 +41,21 @@ func TestStrIndexFindsFirstHolderExactly(t *testing.T) {
 				t.Fatalf("get(%q) = %d for a key never added", k, got)
 			}
 		}
+		// addEach does what add does, item by item
+		y := newStrIndex(len(keys), func(i int32) string { return keys[i] })
+		if hash != nil {
+			y.hash = hash
+		}
+		var repeated []string
+		y.addEach(keys, func(i, first int32) { repeated = append(repeated, fmt.Sprint(i, first)) })
+		if want := []string{"2 0", "5 1", "6 0"}; !slices.Equal(repeated, want) {
+			t.Fatalf("addEach: repeated %v, want %v", repeated, want)
+		}
+		for k, want := range first {
+			if got, ok := y.get(k); k != "" && (!ok || got != want) || k == "" && ok { // addEach skips ""
+				t.Fatalf("after addEach get(%q) = %d, %v; want %d", k, got, ok, want)
+			}
+		}
 		sought := slices.Repeat([]string{"c", "d", "a", "", "b", "aa"}, 5) // more than one batch
 		out := make([]int32, len(sought))
 		x.getAll(sought, out)
