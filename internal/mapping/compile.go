@@ -266,7 +266,7 @@ func compileRule(rule NamedRule) (*compiledRule, []error) {
 				cel.InterruptCheckFrequency(interruptCheckFrequency),
 				cel.EvalOptions(cel.OptOptimize))
 			if err == nil {
-				p.free, p.bound = free, bound
+				p.free, p.bound, p.direct = free, bound, directOf(ast, want)
 			}
 		}
 		return p

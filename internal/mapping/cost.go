@@ -21,6 +21,19 @@ type program struct {
 	free cel.Program
 	// bound is the largest recordSize for which free may run.
 	bound int
+	// direct, when set, runs instead of free (see directExpr).
+	direct *directExpr
+}
+
+// freeFor reports whether p may run without cost tracking for the record of act.
+func (p *program) freeFor(act *activation) bool {
+	if p.free == nil {
+		return false
+	}
+	if act.size < 0 {
+		act.size = recordSize(act.record.r)
+	}
+	return act.size <= p.bound
 }
 
 // costMargin divides CostLimit for the static proof: the estimate must stay well below the limit.
@@ -130,13 +143,8 @@ func recordSize(r *model.Record) int {
 // bound, with it otherwise.
 func eval(ctx context.Context, p *program, act *activation) (ref.Val, error) {
 	prg := p.tracked
-	if p.free != nil {
-		if act.size < 0 {
-			act.size = recordSize(act.record.r)
-		}
-		if act.size <= p.bound {
-			prg = p.free
-		}
+	if p.freeFor(act) {
+		prg = p.free
 	}
 	var (
 		v   ref.Val

@@ -91,3 +91,20 @@ func TestWithMarker(t *testing.T) {
 		t.Errorf("MapRecords: %+v, %v", out.Users, err)
 	}
 }
+
+// TestAttributeNamesDifferingInCase: when a record has several attributes whose names match only
+// without case, the first with values in byte order counts, on every run (it once depended on the
+// map's order).
+func TestAttributeNamesDifferingInCase(t *testing.T) {
+	m := mustCompile(t, NamedRule{Name: "r", Spec: v1alpha1.MappingRuleSpec{Fields: []v1alpha1.FieldMapping{
+		{Target: "userName", From: "UID"},
+		exprField("displayName", "record.attrs.SN"),
+	}}})
+	for range 50 {
+		r := m.Map(model.Record{ID: "1", Attributes: map[string][]string{
+			"uid": {"ada"}, "Uid": {"bob"}, "UId": {}, "sn": {}, "sN": {"Lovelace"}, "Sn": {"Byron"}}})
+		if r.User.UserName != "bob" || r.User.DisplayName != "Byron" {
+			t.Fatalf("userName %q, displayName %q; want bob (Uid), Byron (Sn)", r.User.UserName, r.User.DisplayName)
+		}
+	}
+}

@@ -162,16 +162,22 @@ func lookupRecordField(field ref.Val) (recordField, bool) {
 
 // findAttr returns the values of an attribute, matching its name case-insensitively (LDAP attribute
 // names are case-insensitive) after trying the exact name. Attributes without values count as absent.
+// When several names match only without case, the first of them in byte order that has values
+// counts, whatever the map's order.
 func findAttr(attrs map[string][]string, name string) ([]string, bool) {
 	if v, ok := attrs[name]; ok {
 		return v, len(v) > 0
 	}
+	var (
+		found []string
+		key   string
+	)
 	for k, v := range attrs {
-		if strings.EqualFold(k, name) {
-			return v, len(v) > 0
+		if len(v) > 0 && strings.EqualFold(k, name) && (found == nil || k < key) {
+			found, key = v, k
 		}
 	}
-	return nil, false
+	return found, found != nil
 }
 
 // attrsVal is record.attrs: attribute name to first value, read straight from the record so that

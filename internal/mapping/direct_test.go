@@ -1,0 +1,116 @@
+package mapping
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/directory-sync/directory-sync-operator/internal/model"
+)
+
+// TestDirectMatchesCEL: the expressions evaluated without the interpreter give CEL's value, or
+// CEL's error, on random records: missing, empty and multi-valued attributes, names differing in
+// case, invalid UTF-8.
+func TestDirectMatchesCEL(t *testing.T) {
+	env, err := celEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := map[string]valueKind{
+		"record.attrs.givenName + ' ' + record.attrs.sn": kindString,
+		"record.attrs.SN":                        kindString,
+		"'x-' + (record.attrs.mail + '@') + 'y'": kindString,
+		"record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + '!'": kindString,
+		"record.groups": kindList,
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	vals := []string{"", "Ada", "b\xffc", "Zoë"}
+	for expr, kind := range exprs {
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		d := directOf(ast, kind)
+		if d == nil {
+			t.Fatalf("%s has no direct form", expr)
+		}
+		prg, err := env.Program(ast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 500 {
+			rec := model.Record{ID: "1", Attributes: map[string][]string{}}
+			for _, name := range []string{"givenName", "sn", "mail", "a", "b", "GIVENNAME", "Sn"} {
+				switch rng.IntN(4) {
+				case 0: // absent
+				case 1:
+					rec.Attributes[name] = nil
+				default:
+					n := 1 + rng.IntN(2)
+					for range n {
+						rec.Attributes[name] = append(rec.Attributes[name], vals[rng.IntN(len(vals))])
+					}
+				}
+			}
+			for range rng.IntN(3) {
+				rec.Groups = append(rec.Groups, vals[rng.IntN(len(vals))])
+			}
+			act := &activation{}
+			act.reset(&rec)
+			v, _, cerr := prg.Eval(act)
+			var want []string
+			if cerr == nil {
+				want, cerr = toStrings(v, kind, nil)
+			}
+			got, derr := d.eval(&rec, nil)
+			if (cerr == nil) != (derr == nil) || (cerr != nil && cerr.Error() != derr.Error()) {
+				t.Fatalf("%s on %q: CEL error %v, direct error %v", expr, rec.Attributes, cerr, derr)
+			}
+			if cerr == nil && !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("%s on %q %q: CEL %q, direct %q", expr, rec.Attributes, rec.Groups, want, got)
+			}
+		}
+	}
+	for expr, kind := range map[string]valueKind{
+		"record.attrs.?givenName.orValue('')":          kindString,
+		"record.attrs.mail.lowerAscii()":               kindString,
+		"record.attrs['mail']":                         kindString,
+		"record.groups.filter(g, g.startsWith('app'))": kindList,
+		"'a' + 'b'":                   kindString,
+		"record.id + record.attrs.sn": kindString,
+		"[record.attrs.sn]":           kindList,
+	} {
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		if directOf(ast, kind) != nil {
+			t.Errorf("%s has a direct form", expr)
+		}
+	}
+}
+
+// TestDirectRunsOnlyWithinTheCostBound: a record beyond the expression's cost bound is evaluated by
+// CEL with cost tracking, as without the direct form.
+func TestDirectRunsOnlyWithinTheCostBound(t *testing.T) {
+	m := mustCompile(t, baseRule())
+	f := m.rules[0].fields[model.FieldDisplayName].program
+	if f.direct == nil || f.free == nil {
+		t.Fatalf("the display name has no direct form")
+	}
+	rec := alice()
+	act := &activation{}
+	act.reset(&rec)
+	if !f.freeFor(act) {
+		t.Errorf("a small record is not within the bound %d", f.bound)
+	}
+	big := alice()
+	big.Attributes["photo"] = []string{string(make([]byte, f.bound+1))}
+	act.reset(&big)
+	if f.freeFor(act) {
+		t.Errorf("a record of size %d is within the bound %d", recordSize(&big), f.bound)
+	}
+	if r := m.Map(big); !r.Mapped() || r.User.DisplayName != "Alice Smith" {
+		t.Errorf("big record: %+v", r)
+	}
+}
