@@ -56,8 +56,14 @@ type Target struct {
 	mu   sync.Mutex
 	seed maphash.Seed
 	recs []rec // by handle
-	ids  index // TargetID → live user
-	exts index // externalId → live users holding it (Seed may create duplicates)
+	// chunks hold the users' packed string fields; open is the Builder of the last one while it
+	// has room. packed counts the bytes written into the chunks, garbage those of users deleted
+	// or rewritten since.
+	chunks          []string
+	open            *strings.Builder
+	packed, garbage int
+	ids             index // TargetID → live user
+	exts            index // externalId → live users holding it (Seed may create duplicates)
 	// names: lower-cased userName → live users holding it (Seed may create duplicates)
 	names index
 	attrs map[int32]map[string]model.Value // handle → Attributes, for users that have them
@@ -230,19 +236,19 @@ func (t *Target) insertUser(u model.User) {
 		u.TargetID = id
 	}
 	h := int32(len(t.recs))
-	t.recs = append(t.recs, pack(&u))
+	t.recs = append(t.recs, rec{})
+	t.pack(&u, &t.recs[h])
 	if u.Attributes != nil {
 		t.attrs[h] = u.Attributes
 	}
-	r := &t.recs[h]
-	t.ids.add(t.hash(r.field(fTargetID)), h)
-	t.names.add(t.hash(lowerName(r.field(fUserName))), h)
+	t.ids.add(t.hash(t.field(h, fTargetID)), h)
+	t.names.add(t.hash(lowerName(t.field(h, fUserName))), h)
 	t.indexExt(h)
 	if len(t.order) > 0 && t.lastID >= id {
 		t.sorted = false
 	}
 	t.order = append(t.order, h)
-	t.lastID = r.field(fTargetID)
+	t.lastID = t.field(h, fTargetID)
 }
 
 // Users returns a snapshot of every user, as ListUsers does, without counting a call.
@@ -286,7 +292,7 @@ func (t *Target) listUsers() []model.User {
 	for i, h := range t.order {
 		r := &t.recs[h]
 		u := &out[i]
-		r.unpack(u)
+		r.unpack(t.data(r), u)
 		if a, ok := t.attrs[h]; ok {
 			u.Attributes = maps.Clone(a)
 		}
@@ -351,7 +357,7 @@ func (t *Target) listGroups() []model.Group {
 			if len(gs) == 0 {
 				continue
 			}
-			id := t.recs[h].field(fTargetID)
+			id := t.field(h, fTargetID)
 			for _, g := range gs {
 				out[g].Members[fill[g]] = id
 				fill[g]++
@@ -373,7 +379,7 @@ func (t *Target) CreateUser(ctx context.Context, u model.User) (string, error) {
 	}
 	if u.ExternalID != "" {
 		if h := t.extHolder(u.ExternalID); h >= 0 {
-			return t.recs[h].field(fTargetID), nil
+			return t.field(h, fTargetID), nil
 		}
 	}
 	if u.UserName == "" {
@@ -400,7 +406,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	if h < 0 {
 		return fmt.Errorf("update user %s: %w", targetID, ErrNotFound)
 	}
-	cur := t.recs[h].user()
+	cur := t.recs[h].user(t.data(&t.recs[h]))
 	cur.Attributes = t.attrs[h]
 	next := cur
 	next.Attributes = maps.Clone(cur.Attributes)
@@ -435,7 +441,6 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 		next.TargetID = cur.TargetID
 	}
 	// Re-index what changed from what is stored, so the indexes always match the stored fields.
-	old := &t.recs[h]
 	nameChanged := lowerName(next.UserName) != oldName
 	extChanged := next.ExternalID != cur.ExternalID
 	if nameChanged {
@@ -444,9 +449,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	if extChanged {
 		t.unindexExt(h)
 	}
-	stored := pack(&next)
-	stored.inGroups, stored.memberOf, stored.extSeq = old.inGroups, old.memberOf, old.extSeq
-	t.recs[h] = stored
+	t.pack(&next, &t.recs[h])
 	if nameChanged {
 		t.names.add(t.hash(lowerName(next.UserName)), h)
 	}
@@ -458,6 +461,7 @@ func (t *Target) UpdateUser(ctx context.Context, targetID string, u model.User, 
 	} else {
 		delete(t.attrs, h)
 	}
+	t.compactIfWasteful()
 	return nil
 }
 
@@ -482,10 +486,11 @@ func (t *Target) DeleteUser(ctx context.Context, targetID string) error {
 		t.removeMember(g, h)
 	}
 	t.ids.remove(t.hash(targetID), h)
-	t.names.remove(t.hash(lowerName(r.field(fUserName))), h)
+	t.names.remove(t.hash(lowerName(t.field(h, fUserName))), h)
 	t.unindexExt(h)
 	delete(t.attrs, h)
-	*r = rec{} // dead: its handle stays in order until the next listing drops it
+	t.drop(r) // dead: its handle stays in order until the next listing drops it
+	t.compactIfWasteful()
 	return nil
 }
 

@@ -27,15 +27,17 @@ const (
 	fieldCount
 )
 
-// rec is a user as the target keeps it: its string fields packed into one string, so that a
-// stored user is one 64-byte struct in a slice and one string, and a listed user's strings all
-// share that one string. Users are addressed by handle, the index of their rec in Target.recs; a
+// rec is a user as the target keeps it: a pointer-free 56-byte struct in a slice, its string
+// fields packed one after the other into a chunk of packed users (Target.chunks), so that a
+// million users are a few thousand objects for the garbage collector and a listed user's strings
+// all share its chunk. Users are addressed by handle, the index of their rec in Target.recs; a
 // deleted user's rec stays, dead, so handles are never reused.
 type rec struct {
-	// data holds the fields one after the other, ends[i] being where field i ends. A user whose
-	// fields exceed 64 KiB (ends[0] == bigRec) has them behind a header instead: one byte holding
-	// the header's length, then the fields' lengths as uvarints. "" once the user is deleted.
-	data string
+	chunk int32  // index in Target.chunks
+	off   uint32 // where the packed fields start in it
+	// ends[i] is where field i ends, from off. A user whose fields total 64 KiB or more
+	// (ends[0] == bigRec) has a chunk of its own with them behind a header: one byte holding the
+	// header's length, then the fields' lengths as uvarints.
 	ends [fieldCount]uint16
 	// inGroups holds the handles+1 of up to two groups the user is a member of (0 = free), so that
 	// the usual user needs no link; memberOf is the first link of its further memberships.
@@ -46,15 +48,28 @@ type rec struct {
 	live     bool
 }
 
-// bigRec in ends[0] marks a rec whose data carries a header (packed fields total 64 KiB or more).
+// bigRec in ends[0] marks a rec packed behind a header in a chunk of its own.
 const bigRec = 0xFFFF
 
-// fields unpacks the packed string fields; they share r.data.
-func (r *rec) fields() (out [fieldCount]string) {
-	d := r.data
-	if d == "" {
-		return out
+// chunkSize is the size of a chunk of packed users; users too large for one get their own.
+const chunkSize = 64 << 10
+
+// data returns the packed fields of a live rec.
+func (t *Target) data(r *rec) string {
+	if r.ends[0] == bigRec {
+		return t.chunks[r.chunk]
 	}
+	return t.chunks[r.chunk][r.off : r.off+uint32(r.ends[fieldCount-1])]
+}
+
+// field returns one stored field of the live user h.
+func (t *Target) field(h int32, f int) string {
+	r := &t.recs[h]
+	return r.field(t.data(r), f)
+}
+
+// fields unpacks the fields packed in d.
+func (r *rec) fields(d string) (out [fieldCount]string) {
 	if r.ends[0] != bigRec {
 		start := 0
 		for i, e := range r.ends {
@@ -73,16 +88,16 @@ func (r *rec) fields() (out [fieldCount]string) {
 	return out
 }
 
-// field returns one packed field.
-func (r *rec) field(f int) string {
+// field returns one field packed in d.
+func (r *rec) field(d string, f int) string {
 	if r.ends[0] != bigRec {
 		start := uint16(0)
 		if f > 0 {
 			start = r.ends[f-1]
 		}
-		return r.data[start:r.ends[f]]
+		return d[start:r.ends[f]]
 	}
-	return r.fields()[f]
+	return r.fields(d)[f]
 }
 
 // uvarint decodes the uvarint at s[p:] (as encoding/binary writes it) and returns it and the
@@ -100,59 +115,108 @@ func uvarint(s string, p int) (int, int) {
 	}
 }
 
-// pack stores u's string fields (its Groups and Attributes are kept elsewhere).
-func pack(u *model.User) rec {
+// pack stores u's string fields into a chunk and r (its Groups and Attributes are kept
+// elsewhere), and counts the bytes the fields r held before as garbage.
+func (t *Target) pack(u *model.User, r *rec) {
 	fields := [fieldCount]string{u.TargetID, u.ExternalID, u.UserName, u.DisplayName, u.GivenName, u.FamilyName, u.Email,
 		u.PhoneNumber, u.Title, u.Department, u.EmployeeNumber, u.Manager, u.Role}
 	n := 0
 	for _, f := range fields {
 		n += len(f)
 	}
-	r := rec{active: u.Active, live: true}
-	var b strings.Builder
-	if n < bigRec {
-		b.Grow(n)
-		for i, f := range fields {
-			b.WriteString(f)
-			r.ends[i] = uint16(b.Len())
-		}
-	} else {
+	if r.live {
+		t.garbage += len(t.data(r))
+	}
+	r.active, r.live = u.Active, true
+	if n >= bigRec {
 		var header [1 + fieldCount*binary.MaxVarintLen64]byte // at most 131 bytes: its length fits the first
 		h := header[:1]
 		for _, f := range fields {
 			h = binary.AppendUvarint(h, uint64(len(f)))
 		}
 		h[0] = byte(len(h) - 1)
+		var b strings.Builder
 		b.Grow(len(h) + n)
 		b.Write(h)
 		for _, f := range fields {
 			b.WriteString(f)
 		}
-		r.ends[0] = bigRec
+		r.chunk, r.off, r.ends = int32(len(t.chunks)), 0, [fieldCount]uint16{bigRec}
+		t.chunks = append(t.chunks, b.String())
+		t.packed += b.Len()
+		return
 	}
-	r.data = b.String()
-	return r
+	// The open chunk's Builder had its whole capacity reserved, so writing on never moves what
+	// earlier Strings of it share.
+	b := t.open
+	if b == nil || b.Cap()-b.Len() < n {
+		b = &strings.Builder{}
+		b.Grow(max(chunkSize, n))
+		t.open = b
+		t.chunks = append(t.chunks, "")
+	}
+	r.chunk, r.off = int32(len(t.chunks)-1), uint32(b.Len())
+	for i, f := range fields {
+		b.WriteString(f)
+		r.ends[i] = uint16(b.Len() - int(r.off))
+	}
+	t.chunks[r.chunk] = b.String()
+	t.packed += n
 }
 
-// user unpacks the stored fields; the strings share the stored data.
-func (r *rec) user() model.User {
+// drop counts the fields of a user being deleted as garbage and compacts the chunks when there
+// is more garbage than live data.
+func (t *Target) drop(r *rec) {
+	t.garbage += len(t.data(r))
+	*r = rec{}
+}
+
+// compactIfWasteful repacks the live users into new chunks once most packed bytes are garbage;
+// the old chunks live on as long as earlier listings use them.
+func (t *Target) compactIfWasteful() {
+	if t.garbage < 1<<20 || 2*t.garbage < t.packed {
+		return
+	}
+	old := t.chunks
+	t.chunks, t.open, t.packed, t.garbage = nil, nil, 0, 0
+	for h := range t.recs {
+		r := &t.recs[h]
+		if !r.live {
+			continue
+		}
+		o := *r
+		u := o.user(t.dataIn(old, &o))
+		r.live = false // nothing to count as garbage
+		t.pack(&u, r)
+	}
+}
+
+func (t *Target) dataIn(chunks []string, r *rec) string {
+	if r.ends[0] == bigRec {
+		return chunks[r.chunk]
+	}
+	return chunks[r.chunk][r.off : r.off+uint32(r.ends[fieldCount-1])]
+}
+
+// user unpacks the fields packed in d; the strings share d.
+func (r *rec) user(d string) model.User {
 	var u model.User
-	r.unpack(&u)
+	r.unpack(d, &u)
 	return u
 }
 
-// unpack sets u's string fields and Active from the stored ones, the strings sharing the stored
-// data; it writes straight into u, which listing a million users notices.
-func (r *rec) unpack(u *model.User) {
+// unpack sets u's string fields and Active from the fields packed in d, the strings sharing d; it
+// writes straight into u, which listing a million users notices.
+func (r *rec) unpack(d string, u *model.User) {
 	if r.ends[0] == bigRec {
-		f := r.fields()
+		f := r.fields(d)
 		u.TargetID, u.ExternalID, u.UserName, u.DisplayName = f[fTargetID], f[fExternalID], f[fUserName], f[fDisplayName]
 		u.GivenName, u.FamilyName, u.Email, u.PhoneNumber = f[fGivenName], f[fFamilyName], f[fEmail], f[fPhoneNumber]
 		u.Title, u.Department, u.EmployeeNumber, u.Manager = f[fTitle], f[fDepartment], f[fEmployeeNumber], f[fManager]
 		u.Role, u.Active = f[fRole], r.active
 		return
 	}
-	d, e := r.data, &r.ends
+	e := &r.ends
 	u.TargetID, u.ExternalID, u.UserName = d[:e[0]], d[e[0]:e[1]], d[e[1]:e[2]]
 	u.DisplayName, u.GivenName, u.FamilyName = d[e[2]:e[3]], d[e[3]:e[4]], d[e[4]:e[5]]
 	u.Email, u.PhoneNumber, u.Title = d[e[5]:e[6]], d[e[6]:e[7]], d[e[7]:e[8]]
@@ -181,7 +245,7 @@ func lowerName(s string) string { return strings.ToLower(s) }
 // userByID returns the handle of the live user with that id, or -1.
 func (t *Target) userByID(id string) int32 {
 	for h := range t.ids.candidates(t.hash(id)) {
-		if t.recs[h].field(fTargetID) == id {
+		if t.field(h, fTargetID) == id {
 			return h
 		}
 	}
@@ -192,7 +256,7 @@ func (t *Target) userByID(id string) int32 {
 func (t *Target) extHolder(ext string) int32 {
 	best := int32(-1)
 	for h := range t.exts.candidates(t.hash(ext)) {
-		if r := &t.recs[h]; r.field(fExternalID) == ext && (best < 0 || r.extSeq < t.recs[best].extSeq) {
+		if t.field(h, fExternalID) == ext && (best < 0 || t.recs[h].extSeq < t.recs[best].extSeq) {
 			best = h
 		}
 	}
@@ -202,7 +266,7 @@ func (t *Target) extHolder(ext string) int32 {
 // nameTaken reports whether a live user's userName lower-cases to lower.
 func (t *Target) nameTaken(lower string) bool {
 	for h := range t.names.candidates(t.hash(lower)) {
-		if lowerName(t.recs[h].field(fUserName)) == lower {
+		if lowerName(t.field(h, fUserName)) == lower {
 			return true
 		}
 	}
@@ -210,7 +274,7 @@ func (t *Target) nameTaken(lower string) bool {
 }
 
 func (t *Target) indexExt(h int32) {
-	if ext := t.recs[h].field(fExternalID); ext != "" {
+	if ext := t.field(h, fExternalID); ext != "" {
 		t.extSeq++
 		t.recs[h].extSeq = t.extSeq
 		t.exts.add(t.hash(ext), h)
@@ -218,7 +282,7 @@ func (t *Target) indexExt(h int32) {
 }
 
 func (t *Target) unindexExt(h int32) {
-	if ext := t.recs[h].field(fExternalID); ext != "" {
+	if ext := t.field(h, fExternalID); ext != "" {
 		t.exts.remove(t.hash(ext), h)
 	}
 }
@@ -315,11 +379,11 @@ func (t *Target) sortOrder() {
 	t.order = live
 	if !t.sorted {
 		slices.SortFunc(t.order, func(a, b int32) int {
-			return strings.Compare(t.recs[a].field(fTargetID), t.recs[b].field(fTargetID))
+			return strings.Compare(t.field(a, fTargetID), t.field(b, fTargetID))
 		})
 		t.sorted = true
 	}
 	if len(t.order) > 0 {
-		t.lastID = t.recs[t.order[len(t.order)-1]].field(fTargetID)
+		t.lastID = t.field(t.order[len(t.order)-1], fTargetID)
 	}
 }

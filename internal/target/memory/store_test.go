@@ -250,3 +250,48 @@ func TestUserInManyGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestChunksAreCompacted: rewritten and deleted users leave garbage in the chunks; once it is most
+// of them, the live users are repacked. Listings taken before keep their values.
+func TestChunksAreCompacted(t *testing.T) {
+	tg := New()
+	const n = 3000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = mustCreate(t, tg, model.User{UserName: "u" + strconv.Itoa(i), Title: strings.Repeat("a", 1000)})
+	}
+	before := tg.Users()
+	for i, id := range ids {
+		if err := tg.UpdateUser(ctx, id, model.User{Title: strings.Repeat("b", 1000+i%3)}, []string{model.FieldTitle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids[:n/2] {
+		if err := tg.DeleteUser(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 6 MB were written; without compaction all of them would still be packed
+	if 2*tg.garbage >= tg.packed || tg.packed >= 2*n*1000 {
+		t.Errorf("not compacted: %d of %d packed bytes are garbage", tg.garbage, tg.packed)
+	}
+	after := tg.Users()
+	if len(after) != n/2 {
+		t.Fatalf("%d users listed, want %d", len(after), n/2)
+	}
+	for k, u := range after {
+		i := n/2 + k
+		if u.TargetID != ids[i] || u.UserName != "u"+strconv.Itoa(i) || u.Title != strings.Repeat("b", 1000+i%3) {
+			t.Fatalf("user %d listed as %s %s %d", i, u.TargetID, u.UserName, len(u.Title))
+		}
+	}
+	for i, u := range before {
+		if u.TargetID != ids[i] || u.UserName != "u"+strconv.Itoa(i) || u.Title != strings.Repeat("a", 1000) {
+			t.Fatalf("an earlier listing changed: user %d now %s %s %q...", i, u.TargetID, u.UserName, u.Title[:3])
+		}
+	}
+	mustCreate(t, tg, model.User{UserName: "u0"}) // the deleted name is free, the index intact
+	if _, err := tg.CreateUser(ctx, model.User{UserName: "U2999"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("create U2999 after compaction: %v, want ErrConflict", err)
+	}
+}
