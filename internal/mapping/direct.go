@@ -14,7 +14,8 @@ import (
 // directExpr evaluates two common shapes of expression without the CEL interpreter, with CEL's
 // result and errors: record.groups, and a concatenation of string literals and record.attrs.<name>
 // (e.g. record.attrs.givenName + ' ' + record.attrs.sn), which CEL builds one allocation per +
-// and a boxed value per operand for. It runs where the expression's cost bound holds (see program).
+// and a boxed value per operand for. It runs where the expression's cost bound holds (see program):
+// CEL's cost of these shapes depends only on the values they read.
 type directExpr struct {
 	groups bool
 	parts  []directPart // the concatenation, when !groups
@@ -83,10 +84,12 @@ func slicesContainsAttr(parts []directPart) bool {
 const directMaxParts = 16
 
 // eval appends the expression's value to buf, or returns CEL's error (a missing attribute is "no
-// such key").
-func (d *directExpr) eval(rec *model.Record, buf []string) ([]string, error) {
+// such key"). It declines (ok false) a concatenation of a value longer than bound, the expression's
+// cost bound: CEL then evaluates it with cost tracking. record.groups costs CEL the same whatever
+// the record.
+func (d *directExpr) eval(rec *model.Record, buf []string, bound int) (values []string, ok bool, err error) {
 	if d.groups {
-		return rec.Groups, nil // read only: callers copy what they keep
+		return rec.Groups, true, nil // read only: callers copy what they keep
 	}
 	var stack [directMaxParts]string
 	vals := stack[:0]
@@ -99,21 +102,23 @@ func (d *directExpr) eval(rec *model.Record, buf []string) ([]string, error) {
 		if p.attr {
 			found, ok := findAttr(rec.Attributes, p.text)
 			if !ok {
-				return nil, errors.New("no such key: " + p.text) // CEL's words
-
+				return nil, true, errors.New("no such key: " + p.text) // CEL's words
 			}
 			v = found[0]
+			if len(v) > bound {
+				return nil, false, nil
+			}
 		}
 		vals = append(vals, v)
 		size += len(v)
 	}
 	if len(vals) == 1 {
-		return append(buf, vals[0]), nil
+		return append(buf, vals[0]), true, nil
 	}
 	var b strings.Builder
 	b.Grow(size)
 	for _, v := range vals {
 		b.WriteString(v)
 	}
-	return append(buf, b.String()), nil
+	return append(buf, b.String()), true, nil
 }

@@ -3,6 +3,7 @@ package mapping
 import (
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
@@ -62,7 +63,10 @@ func TestDirectMatchesCEL(t *testing.T) {
 			if cerr == nil {
 				want, cerr = toStrings(v, kind, nil)
 			}
-			got, derr := d.eval(&rec, nil)
+			got, ok, derr := d.eval(&rec, nil, 1<<20)
+			if !ok {
+				t.Fatalf("%s declined %q", expr, rec.Attributes)
+			}
 			if (cerr == nil) != (derr == nil) || (cerr != nil && cerr.Error() != derr.Error()) {
 				t.Fatalf("%s on %q: CEL error %v, direct error %v", expr, rec.Attributes, cerr, derr)
 			}
@@ -90,8 +94,8 @@ func TestDirectMatchesCEL(t *testing.T) {
 	}
 }
 
-// TestDirectRunsOnlyWithinTheCostBound: a record beyond the expression's cost bound is evaluated by
-// CEL with cost tracking, as without the direct form.
+// TestDirectRunsOnlyWithinTheCostBound: a concatenation reading a value beyond the expression's
+// cost bound is evaluated by CEL with cost tracking, as without the direct form.
 func TestDirectRunsOnlyWithinTheCostBound(t *testing.T) {
 	m := mustCompile(t, baseRule())
 	f := m.rules[0].fields[model.FieldDisplayName].program
@@ -99,18 +103,16 @@ func TestDirectRunsOnlyWithinTheCostBound(t *testing.T) {
 		t.Fatalf("the display name has no direct form")
 	}
 	rec := alice()
-	act := &activation{}
-	act.reset(&rec)
-	if !f.freeFor(act) {
-		t.Errorf("a small record is not within the bound %d", f.bound)
+	rec.Attributes["photo"] = []string{strings.Repeat("x", f.bound+1)} // not read by the expression
+	if got, ok, err := f.direct.eval(&rec, nil, f.bound); !ok || err != nil || got[0] != "Alice Smith" {
+		t.Errorf("a small value: %q, %v, %v", got, ok, err)
 	}
-	big := alice()
-	big.Attributes["photo"] = []string{string(make([]byte, f.bound+1))}
-	act.reset(&big)
-	if f.freeFor(act) {
-		t.Errorf("a record of size %d is within the bound %d", recordSize(&big), f.bound)
+	long := strings.Repeat("x", f.bound+1)
+	rec.Attributes["givenName"] = []string{long}
+	if _, ok, _ := f.direct.eval(&rec, nil, f.bound); ok {
+		t.Errorf("a value of %d bytes is within the bound %d", len(long), f.bound)
 	}
-	if r := m.Map(big); !r.Mapped() || r.User.DisplayName != "Alice Smith" {
-		t.Errorf("big record: %+v", r)
+	if r := m.Map(rec); !r.Mapped() || r.User.DisplayName != long+" Smith" {
+		t.Errorf("long given name: %+v", r.Skip)
 	}
 }

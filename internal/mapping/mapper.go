@@ -439,13 +439,17 @@ func (m *Mapper) applyField(ctx context.Context, u *model.User, rec *model.Recor
 			values = single[:]
 			why = emptyWhy{whyAttrEmpty, f.from}
 		}
-	case f.program != nil && f.program.direct != nil && f.program.freeFor(act):
-		var err error
-		if values, err = f.program.direct.eval(rec, single[:0]); err != nil {
-			return problem(model.ReasonExpressionError, "expression failed: %s", evalMessage(err, rec))
-		}
-		why = emptyWhy{kind: whyExprEmpty}
 	case f.program != nil:
+		if d := f.program.direct; d != nil {
+			vals, ok, err := d.eval(rec, single[:0], f.program.bound)
+			if err != nil {
+				return problem(model.ReasonExpressionError, "expression failed: %s", evalMessage(err, rec))
+			}
+			if ok {
+				values, why = vals, emptyWhy{kind: whyExprEmpty}
+				break
+			}
+		}
 		v, err := eval(ctx, f.program, act)
 		if err != nil {
 			return problem(model.ReasonExpressionError, "expression failed: %s", evalMessage(err, rec))
