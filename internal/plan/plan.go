@@ -681,12 +681,12 @@ func (p *planner) finish() Plan {
 		p.add(Action{Kind: KindCreateGroup, ExternalID: GroupExternalID(p.pol.ExternalIDPrefix, name), Group: name,
 			Reason: "named in source"})
 	}
-	slices.SortFunc(p.actions, compareActions)
+	slices.SortFunc(p.actions, func(a, b Action) int { return compareActions(&a, &b) })
 	withheld := p.applySwitches()
 	p.noteRequests(withheld)
 	// a member listed twice in a group yields the same removal twice
 	p.actions = slices.CompactFunc(p.actions, func(a, b Action) bool {
-		return a.Kind == KindRemoveMember && b.Kind == KindRemoveMember && compareActions(a, b) == 0
+		return a.Kind == KindRemoveMember && b.Kind == KindRemoveMember && compareActions(&a, &b) == 0
 	})
 	slices.SortFunc(p.problems, func(a, b model.Problem) int {
 		return cmp.Or(cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Message, b.Message))
@@ -758,15 +758,29 @@ func (p *planner) offboardingLimit() (int, string) {
 	return limit, from
 }
 
-func compareActions(a, b Action) int {
-	return cmp.Or(
-		cmp.Compare(a.Kind.rank(), b.Kind.rank()),
-		cmp.Compare(a.UserName, b.UserName),
-		cmp.Compare(a.ExternalID, b.ExternalID),
-		cmp.Compare(a.Group, b.Group),
-		cmp.Compare(a.GroupTargetID, b.GroupTargetID),
-		cmp.Compare(a.TargetID, b.TargetID),
-	)
+// compareActions orders actions by kind (Kind.rank), userName, externalId, group, group id and
+// target id. It stops at the first difference (cmp.Or would compare every field each time).
+func compareActions(a, b *Action) int {
+	if c := cmp.Compare(a.Kind.rank(), b.Kind.rank()); c != 0 {
+		return c
+	}
+	return compareActionsOfAKind(a, b)
+}
+
+func compareActionsOfAKind(a, b *Action) int {
+	if c := strings.Compare(a.UserName, b.UserName); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.ExternalID, b.ExternalID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Group, b.Group); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.GroupTargetID, b.GroupTargetID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.TargetID, b.TargetID)
 }
 
 func (p *planner) summarize() Summary {
