@@ -49,9 +49,10 @@ var (
 
 // Target is the in-memory store. The zero value is not usable; call New.
 //
-// It keeps users pointer-light for a million of them: recs by integer handle, hash indexes of
+// It keeps a million users compact and without pointers for the garbage collector to scan:
+// pointer-free recs by integer handle whose strings are packed into shared chunks, hash indexes of
 // handles (index) for the id, the externalId and the lower-cased userName, and memberships as
-// linked int32 pairs, so that the garbage collector scans one pointer per user.
+// group handles (two inline in the rec, more as linked int32 pairs).
 type Target struct {
 	mu   sync.Mutex
 	seed maphash.Seed

@@ -164,8 +164,7 @@ func (t *Target) pack(u *model.User, r *rec) {
 	t.packed += n
 }
 
-// drop counts the fields of a user being deleted as garbage and compacts the chunks when there
-// is more garbage than live data.
+// drop marks a deleted user's rec dead and counts its packed fields as garbage.
 func (t *Target) drop(r *rec) {
 	t.garbage += len(t.data(r))
 	*r = rec{}
@@ -230,8 +229,8 @@ type link struct {
 	next  int32 // next link of the same user; 0 = end
 }
 
-// group is a target group. Its members are the users whose memberships link to it; members
-// counts them.
+// group is a target group. Its members are the users whose memberships name it; members counts
+// them.
 type group struct {
 	id, displayName, externalID string
 	members                     int
