@@ -51,13 +51,36 @@ const (
 type sizeEstimator struct{ size uint64 }
 
 func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
-	if p := n.Path(); len(p) > 0 && (p[0] == "record" || p[0] == "lookups") {
+	if readsVariable(n) {
 		return &checker.SizeEstimate{Min: 0, Max: e.size}
 	}
 	return nil // computed by CEL, or unknown (unbounded)
 }
 
-func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+func readsVariable(n checker.AstNode) bool {
+	p := n.Path()
+	return len(p) > 0 && (p[0] == "record" || p[0] == "lookups")
+}
+
+// EstimateCallCost estimates the optional field selection and orValue, which CEL leaves unknown:
+// one unit each at run time, and a value the size of the field or of the alternative.
+func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+	one := checker.CostEstimate{Min: 0, Max: 1}
+	switch overloadID {
+	case "select_optional_field": // record.attrs.?name
+		if len(args) == 2 && readsVariable(args[0]) {
+			return &checker.CallEstimate{CostEstimate: one, ResultSize: &checker.SizeEstimate{Min: 0, Max: e.size}}
+		}
+	case "optional_orValue_value": // opt.orValue(alternative)
+		if target == nil || len(args) != 1 {
+			return nil
+		}
+		a, b := (*target).ComputedSize(), args[0].ComputedSize()
+		if a == nil || b == nil {
+			return nil
+		}
+		return &checker.CallEstimate{CostEstimate: one, ResultSize: &checker.SizeEstimate{Min: 0, Max: max(a.Max, b.Max)}}
+	}
 	return nil // CEL's own estimates
 }
 
@@ -73,6 +96,7 @@ var freeOverloads = map[string]bool{
 	"less_equals_int64": true, "greater_equals_int64": true, "starts_with_string": true, "ends_with_string": true,
 	"contains_string": true, "string_lower_ascii": true, "string_upper_ascii": true, "matches_string": true,
 	"string_replace_string_string": true, "string_trim": true, "string_substring_int_int": true,
+	"select_optional_field": true, "optional_orValue_value": true,
 }
 
 // callsOnlyFreeOverloads reports whether every call of the checked expression is in freeOverloads.

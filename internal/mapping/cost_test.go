@@ -29,6 +29,10 @@ var boundedExprs = []string{
 	"record.values.mail.map(m, m.upperAscii())",
 	"record.id + record.dn + record.managerId",
 	"size(record.attrs.sn) > 3 ? record.attrs.sn.substring(1, 3) : ''",
+	"record.attrs.?givenName.orValue('') + ' ' + record.attrs.?sn.orValue('')",
+	"['dept-' + record.attrs.?dept.orValue('none')] + record.groups.filter(g, g.startsWith('app-'))",
+	"record.attrs.?mail.orValue(record.attrs.?sn.orValue('x')).lowerAscii()",
+	"record.values.?mail.orValue(['a']).size() > 1",
 }
 
 func randomRecord(rng *rand.Rand) model.Record {
@@ -59,6 +63,11 @@ func randomRecord(rng *rand.Rand) model.Record {
 	}
 	if rng.IntN(3) == 0 {
 		r.Attributes["bulk"] = list()
+	}
+	for _, name := range []string{"givenName", "sn", "dept", "mail"} {
+		if rng.IntN(5) == 0 {
+			delete(r.Attributes, name) // optional selections find nothing
+		}
 	}
 	return r
 }

@@ -21,10 +21,38 @@ type directExpr struct {
 	parts  []directPart // the concatenation, when !groups
 }
 
-// directPart is a literal or, when attr is set, the first value of that record attribute.
+// directPart is a literal or, when attr is set, the first value of that record attribute; when
+// optional is set too, def stands in for a missing attribute (record.attrs.?name.orValue(def)).
 type directPart struct {
-	text string
-	attr bool
+	text     string
+	attr     bool
+	optional bool
+	def      string
+}
+
+// optionalAttr recognises record.attrs.?name.orValue('literal').
+func optionalAttr(native *celast.AST, e celast.Expr) (name, def string, ok bool) {
+	call := e.AsCall()
+	if call.FunctionName() != "orValue" || !call.IsMemberFunction() || len(call.Args()) != 1 ||
+		!onlyOverload(native, e, "optional_orValue_value") || call.Args()[0].Kind() != celast.LiteralKind {
+		return "", "", false
+	}
+	d, isString := call.Args()[0].AsLiteral().(types.String)
+	sel := call.Target()
+	if !isString || sel.Kind() != celast.CallKind || !onlyOverload(native, sel, "select_optional_field") {
+		return "", "", false
+	}
+	args := sel.AsCall().Args()
+	if len(args) != 2 || !isRecordField(args[0], "attrs") || args[1].Kind() != celast.LiteralKind {
+		return "", "", false
+	}
+	n, isString := args[1].AsLiteral().(types.String)
+	return string(n), string(d), isString
+}
+
+func onlyOverload(native *celast.AST, e celast.Expr, id string) bool {
+	ids := native.GetOverloadIDs(e.ID())
+	return len(ids) == 1 && ids[0] == id
 }
 
 // directOf returns the direct form of a checked expression of a field of kind, or nil when it has
@@ -49,6 +77,10 @@ func directOf(ast *cel.Ast, kind valueKind) *directExpr {
 			return !sel.IsTestOnly() && isRecordField(sel.Operand(), "attrs")
 		case celast.CallKind:
 			call := e.AsCall()
+			if name, def, ok := optionalAttr(native, e); ok {
+				parts = append(parts, directPart{text: name, attr: true, optional: true, def: def})
+				return true
+			}
 			ids := native.GetOverloadIDs(e.ID())
 			return call.FunctionName() == "_+_" && !call.IsMemberFunction() && len(call.Args()) == 2 &&
 				len(ids) == 1 && ids[0] == "add_string" && walk(call.Args()[0]) && walk(call.Args()[1])
@@ -101,12 +133,16 @@ func (d *directExpr) eval(rec *model.Record, buf []string, bound int) (values []
 		v := p.text
 		if p.attr {
 			found, ok := findAttr(rec.Attributes, p.text)
-			if !ok {
+			switch {
+			case ok:
+				v = found[0]
+				if len(v) > bound {
+					return nil, false, nil
+				}
+			case p.optional:
+				v = p.def
+			default:
 				return nil, true, errors.New("no such key: " + p.text) // CEL's words
-			}
-			v = found[0]
-			if len(v) > bound {
-				return nil, false, nil
 			}
 		}
 		vals = append(vals, v)

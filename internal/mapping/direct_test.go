@@ -23,6 +23,8 @@ func TestDirectMatchesCEL(t *testing.T) {
 		"'x-' + (record.attrs.mail + '@') + 'y'": kindString,
 		"record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + record.attrs.a + record.attrs.b + '!'": kindString,
 		"record.groups": kindList,
+		"record.attrs.?givenName.orValue('') + ' ' + record.attrs.?sn.orValue('-')": kindString,
+		"record.attrs.?mail.orValue('none')":                                        kindString,
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	vals := []string{"", "Ada", "b\xffc", "Zoë"}
@@ -76,7 +78,8 @@ func TestDirectMatchesCEL(t *testing.T) {
 		}
 	}
 	for expr, kind := range map[string]valueKind{
-		"record.attrs.?givenName.orValue('')":          kindString,
+		"record.attrs.?givenName.orValue(record.id)":   kindString,
+		"{'a': 'b'}.?a.orValue('')":                    kindString,
 		"record.attrs.mail.lowerAscii()":               kindString,
 		"record.attrs['mail']":                         kindString,
 		"record.groups.filter(g, g.startsWith('app'))": kindList,
