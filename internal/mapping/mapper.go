@@ -150,8 +150,18 @@ func (m *Mapper) AttributePaths() []string {
 type activation struct {
 	record  recordVal
 	lookups map[string]any
+	// lookupsOf is the rule whose lookups are set: a pointer written only when the rule changes,
+	// not once per field (a write barrier each while the GC runs).
+	lookupsOf *compiledRule
 	// size is recordSize of the record, -1 until an expression needs it.
 	size int
+}
+
+// use sets the lookups variable to rule r's tables.
+func (a *activation) use(r *compiledRule) {
+	if a.lookupsOf != r {
+		a.lookupsOf, a.lookups = r, r.lookupsVar
+	}
 }
 
 // reset makes act the activation of rec.
@@ -326,7 +336,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 	for _, r := range m.rules {
 		in := true
 		if r.scope != nil {
-			act.lookups = r.lookupsVar
+			act.use(r)
 			v, err := eval(ctx, r.scope, act)
 			if err != nil {
 				return skip(rec.ID, rec.ID, model.ReasonExpressionError, fmt.Sprintf("rule %q scope: %s", r.name, evalMessage(err, rec)))
@@ -366,7 +376,7 @@ func (m *Mapper) mapRecord(ctx context.Context, rec *model.Record, act *activati
 			continue
 		}
 		r := m.rules[c.rule]
-		act.lookups = r.lookupsVar
+		act.use(r)
 		if p := m.applyField(ctx, u, rec, r, c.field, act, subject); p != nil {
 			p.ID = rec.ID
 			*u = model.User{}

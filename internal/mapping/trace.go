@@ -29,7 +29,7 @@ func (m *Mapper) Trace(rec model.Record) (res Result, scope string, fields []Fie
 	for i, r := range m.rules {
 		ok := true
 		if r.scope != nil {
-			act.lookups = r.lookupsVar
+			act.use(r)
 			v, err := eval(context.Background(), r.scope, act)
 			b, isBool := v.(types.Bool)
 			ok = err == nil && isBool && bool(b)
