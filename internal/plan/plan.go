@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
@@ -63,10 +64,14 @@ func Compute(in Input) Plan {
 	p := newPlanner(in)
 	p.indexPresence()
 	p.indexActual()
+	// indexGroups and checkDesired share no state and are, at a million users, the two largest
+	// steps: they run side by side (the result does not depend on which finishes first).
+	var wg sync.WaitGroup
 	if p.manageGroups {
-		p.indexGroups()
+		wg.Go(p.indexGroups)
 	}
 	p.checkDesired()
+	wg.Wait()
 	p.matchAdoptions()
 	p.matchGroupAdoptions()
 	if p.manageGroups {
@@ -282,15 +287,19 @@ func (p *planner) indexActual() {
 		}
 		exts[i] = a.ExternalID
 	}
+	// the two indexes are independent: filled side by side
+	var wg sync.WaitGroup
 	if p.byID != nil {
-		p.byID.addEach(ids, func(i, first int32) {
-			if p.sharedID == nil {
-				p.sharedID = map[string][]int32{}
-			}
-			if p.sharedID[ids[i]] == nil {
-				p.sharedID[ids[i]] = []int32{first}
-			}
-			p.sharedID[ids[i]] = append(p.sharedID[ids[i]], i)
+		wg.Go(func() {
+			p.byID.addEach(ids, func(i, first int32) {
+				if p.sharedID == nil {
+					p.sharedID = map[string][]int32{}
+				}
+				if p.sharedID[ids[i]] == nil {
+					p.sharedID[ids[i]] = []int32{first}
+				}
+				p.sharedID[ids[i]] = append(p.sharedID[ids[i]], i)
+			})
 		})
 	}
 	p.managedByExt.addEach(exts, func(i, _ int32) {
@@ -299,6 +308,7 @@ func (p *planner) indexActual() {
 		}
 		p.dupActual[exts[i]] = max(p.dupActual[exts[i]], 1) + 1
 	})
+	wg.Wait()
 	for ext, count := range p.dupActual {
 		p.problem(ext, model.ReasonDuplicate,
 			fmt.Sprintf("%d target users carry this externalId; none of them is changed", count))
