@@ -160,7 +160,7 @@ type planner struct {
 	manageGroups bool
 
 	managedByExt   *strIndex          // externalId → first managed target user; see managedTarget
-	byID           *strIndex          // TargetID → first target user, managed or not (groups only)
+	byID           *strIndex          // TargetID → first target user, managed or not (indexMemberships only)
 	sharedID       map[string][]int32 // TargetID several target users hold (a broken target) → all of them
 	actualByName   map[string]int32   // lower-case userName → first index into Actual
 	actualNameMore map[string][]int32 // further holders of a userName (rare)
