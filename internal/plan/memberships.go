@@ -1,6 +1,9 @@
 package plan
 
-import "slices"
+import (
+	"slices"
+	"sync"
+)
 
 // Memberships. Group members are target user ids; they are resolved to target users once
 // (indexMemberships) and each applied desired user's group names to target groups once
@@ -16,16 +19,32 @@ func (p *planner) indexMemberships() {
 	for gi := range groups {
 		total += len(groups[gi].Members)
 	}
-	// First pass: resolve each listing (kept in holder, so that ids are looked up only once) and
-	// count each user's listings; memberOff[ai+1] holds the count of user ai until summed up.
+	// Resolve each listing once, into holder: the groups in two halves side by side (the index is
+	// only read), as this is the planner's largest step at a million users.
 	holder := make([]int32, total)
+	resolve := func(from, to, k int) {
+		for gi := from; gi < to; gi++ {
+			members := groups[gi].Members
+			p.byID.getAll(members, holder[k:k+len(members)])
+			k += len(members)
+		}
+	}
+	mid, kmid := 0, 0
+	for ; mid < len(groups) && 2*kmid < total; mid++ {
+		kmid += len(groups[mid].Members)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { resolve(0, mid, 0) })
+	resolve(mid, len(groups), kmid)
+	wg.Wait()
+	p.byID = nil // not needed any more: 32 MB at a million users the collector may take back
+	// First pass: count each user's listings; memberOff[ai+1] holds the count of user ai until
+	// summed up.
 	p.memberOff = make([]int32, len(p.in.Actual)+1)
 	k := 0
 	for gi := range groups {
-		members := groups[gi].Members
-		p.byID.getAll(members, holder[k:k+len(members)])
-		for j, id := range members {
-			switch ai := holder[k+j]; {
+		for _, id := range groups[gi].Members {
+			switch ai := holder[k]; {
 			case ai < 0:
 			case p.sharedID[id] != nil:
 				for _, h := range p.sharedID[id] {
@@ -34,10 +53,9 @@ func (p *planner) indexMemberships() {
 			default:
 				p.memberOff[ai+1]++
 			}
+			k++
 		}
-		k += len(members)
 	}
-	p.byID = nil // not needed any more: 32 MB at a million users the collector may take back
 	for ai := range p.in.Actual {
 		p.memberOff[ai+1] += p.memberOff[ai]
 	}
