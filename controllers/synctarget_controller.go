@@ -213,14 +213,16 @@ func (r *SyncTargetReconciler) sync(ctx context.Context, st *v1.SyncTarget) (syn
 	runCtx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	res, runErr := syncer.Run(runCtx, syncer.Options{
-		Source:      withDeadline(src, deadline),
-		Mapper:      mapper,
-		Target:      target,
-		Policy:      policy,
-		State:       stateFromStatus(status.Suspended),
-		DryRun:      st.Spec.DryRun,
-		Concurrency: targetType.Concurrency(&st.Spec),
-		Now:         r.now,
+		Source: withDeadline(src, deadline),
+		// the last run's count sizes this run's list of users: directories change slowly
+		ExpectedUsers: int(st.Status.ManagedUsers),
+		Mapper:        mapper,
+		Target:        target,
+		Policy:        policy,
+		State:         stateFromStatus(status.Suspended),
+		DryRun:        st.Spec.DryRun,
+		Concurrency:   targetType.Concurrency(&st.Spec),
+		Now:           r.now,
 	})
 	observeRun(client.ObjectKeyFromObject(st).String(), res)
 	outcome := r.publish(st, res, runErr)

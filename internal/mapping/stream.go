@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 
 	"github.com/directory-sync/directory-sync-operator/internal/model"
@@ -17,15 +18,25 @@ type Stream struct {
 	done    chan struct{}
 	failed  atomic.Bool
 
-	// Written by the mapping goroutine, read after done is closed.
-	outs []Outcome
-	err  error
+	// expect is about how many users the stream will map (0: unknown).
+	expect int
+
+	// Written by the mapping goroutine, read after done is closed. The users of every batch are
+	// gathered in users as they are mapped: joining per-batch lists at the end would hold every
+	// user twice at once.
+	outs  []Outcome
+	users []model.User
+	err   error
 }
 
 // Stream starts mapping batches handed over with Add; call Close exactly once to end it.
-func (m *Mapper) Stream(ctx context.Context) *Stream {
+func (m *Mapper) Stream(ctx context.Context) *Stream { return m.StreamSized(ctx, 0) }
+
+// StreamSized is Stream for about expect users (the last run's count, say): their list is allocated
+// once at that size instead of grown. A wrong guess costs a larger list or a regrowth, nothing else.
+func (m *Mapper) StreamSized(ctx context.Context, expect int) *Stream {
 	// One batch waits while one is mapped: the reader stays a batch ahead, no more.
-	s := &Stream{m: m, ctx: ctx, batches: make(chan []model.Record, 1), done: make(chan struct{})}
+	s := &Stream{m: m, ctx: ctx, expect: max(expect, 0), batches: make(chan []model.Record, 1), done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -41,6 +52,13 @@ func (s *Stream) run() {
 			s.err = err
 			s.failed.Store(true)
 			continue
+		}
+		if len(out.Users) > 0 {
+			if s.users == nil {
+				s.users = make([]model.User, 0, max(s.expect, len(out.Users)))
+			}
+			s.users = append(s.users, out.Users...)
+			out.Users = nil
 		}
 		s.outs = append(s.outs, out)
 	}
@@ -71,21 +89,23 @@ func (s *Stream) Close() (Outcome, error) {
 	if err := s.ctx.Err(); err != nil {
 		return Outcome{}, err
 	}
-	var total Outcome
-	var users, problems, outOfScope, disabled int
+	if len(s.outs) == 0 {
+		return s.m.MapRecords(s.ctx, nil)
+	}
+	total := Outcome{Users: s.users}
+	if total.Users == nil {
+		total.Users = []model.User{} // as MapRecords gives it
+	}
+	if cap(total.Users) > 2*len(total.Users)+mapChunk {
+		total.Users = slices.Clone(total.Users) // far fewer than expected: do not keep the slack
+	}
+	s.users = nil
+	var problems, outOfScope, disabled int
 	for _, o := range s.outs {
-		users += len(o.Users)
 		problems += len(o.Problems)
 		outOfScope += len(o.OutOfScope)
 		disabled += len(o.Disabled)
 	}
-	switch len(s.outs) {
-	case 0:
-		return s.m.MapRecords(s.ctx, nil)
-	case 1:
-		return s.outs[0], nil
-	}
-	total.Users = make([]model.User, 0, users)
 	total.Problems = make([]model.Problem, 0, problems)
 	if outOfScope > 0 {
 		total.OutOfScope = make([]string, 0, outOfScope)
@@ -95,11 +115,10 @@ func (s *Stream) Close() (Outcome, error) {
 	}
 	for i := range s.outs {
 		o := &s.outs[i]
-		total.Users = append(total.Users, o.Users...)
 		total.Problems = append(total.Problems, o.Problems...)
 		total.OutOfScope = append(total.OutOfScope, o.OutOfScope...)
 		total.Disabled = append(total.Disabled, o.Disabled...)
-		*o = Outcome{} // the batch's users are copied: let them go
+		*o = Outcome{}
 	}
 	s.outs = nil
 	return total, nil

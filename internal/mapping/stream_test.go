@@ -52,6 +52,39 @@ func TestStreamMatchesMapRecords(t *testing.T) {
 	}
 }
 
+// TestStreamSizedByAGuess: whatever the guess of the users' number, a stream maps what MapRecords
+// does; a right guess allocates the list of users once at its size, a far too large one keeps no slack.
+func TestStreamSizedByAGuess(t *testing.T) {
+	m := mustCompile(t, realisticRules()...).WithMarker("hr:")
+	records := benchRecords(3000)
+	want, err := m.MapRecords(context.Background(), records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(want.Users)
+	for _, guess := range []int{-1, 0, n / 3, n, n + 10, 50 * n} {
+		s := m.StreamSized(context.Background(), guess)
+		for rest := records; len(rest) > 0; rest = rest[min(512, len(rest)):] {
+			if err := s.Add(rest[:min(512, len(rest))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("guess %d: %d users, %d problems; want %d, %d", guess, len(got.Users), len(got.Problems), n, len(want.Problems))
+		}
+		switch {
+		case guess == n && cap(got.Users) != n:
+			t.Errorf("guess %d (right): the list of users has room for %d, want exactly %d (grown instead of sized)", guess, cap(got.Users), n)
+		case cap(got.Users) > 2*n+mapChunk:
+			t.Errorf("guess %d: the list of %d users keeps room for %d", guess, n, cap(got.Users))
+		}
+	}
+}
+
 // TestStreamCancelled: once its context is done a stream refuses batches and Close reports why.
 func TestStreamCancelled(t *testing.T) {
 	m := mustCompile(t, realisticRules()...)

@@ -49,7 +49,7 @@ func readAndMap(ctx context.Context, o *Options) (readOutcome, error) {
 	}
 
 	var in readOutcome
-	stream := m.Stream(ctx)
+	stream := m.StreamSized(ctx, o.ExpectedUsers)
 	var idx *managerIndex
 	if wantManagers {
 		idx = newManagerIndex(0)

@@ -37,6 +37,9 @@ type Options struct {
 	Now func() time.Time
 	// OnAction, when set, is called after each action is applied (nil error) or failed.
 	OnAction func(a plan.Action, err error)
+	// ExpectedUsers is about how many users the rules will map, e.g. the managed users of the last
+	// run; a streamed read sizes its list of users with it instead of growing it. 0 is unknown.
+	ExpectedUsers int
 }
 
 // Counts counts what a run did.

@@ -114,10 +114,13 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 		ManagedFields: mapper.ManagedFields(), MaxDeletions: -1,
 	}
 	var state plan.State
+	expected := 0
 	sync := func() (*syncer.Result, time.Duration, error) {
 		target.ResetCalls()
 		start := time.Now()
-		res, err := syncer.Run(ctx, syncer.Options{Source: src, Mapper: mapper, Target: target, State: state, Policy: policy})
+		// as the controller does: the last run's managed users size this run's list of users
+		res, err := syncer.Run(ctx, syncer.Options{Source: src, Mapper: mapper, Target: target, State: state, Policy: policy,
+			ExpectedUsers: expected})
 		elapsed := time.Since(start)
 		if err != nil {
 			return nil, 0, err
@@ -126,7 +129,7 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 			return nil, 0, fmt.Errorf("run skipped %d entries and had %d failures: %v %v",
 				len(res.Skipped), res.Counts.Failed, first(res.Skipped), first(res.Failures))
 		}
-		state = res.State
+		state, expected = res.State, res.ManagedAfter()
 		return res, elapsed, nil
 	}
 
