@@ -291,15 +291,7 @@ type deadlineStreamer struct{ deadlineSource }
 
 // ReadStream explains the read's errors like Read; an error of yield (the run's own) is returned as it is.
 func (s deadlineStreamer) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
-	var yieldErr error
-	snap, err := s.Source.(directory.Streamer).ReadStream(ctx, func(batch []model.Record) error {
-		yieldErr = yield(batch)
-		return yieldErr
-	})
-	if err != nil && yieldErr != nil && errors.Is(err, yieldErr) {
-		return snap, err
-	}
-	return snap, s.explain(ctx, err)
+	return directory.ReadStreamWrapped(ctx, s.Source.(directory.Streamer), yield, func(err error) error { return s.explain(ctx, err) })
 }
 
 // sourceFor returns the directory source of a run. Sources that keep something between runs (an

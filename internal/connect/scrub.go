@@ -48,15 +48,7 @@ func scrub(src directory.Source, secrets ...string) directory.Source {
 
 // ReadStream scrubs the read's errors; an error of yield (the run's own) is returned as it is.
 func (s scrubbedStreamer) ReadStream(ctx context.Context, yield func(batch []model.Record) error) (*model.Snapshot, error) {
-	var yieldErr error
-	snap, err := s.Source.(directory.Streamer).ReadStream(ctx, func(batch []model.Record) error {
-		yieldErr = yield(batch)
-		return yieldErr
-	})
-	if err != nil && yieldErr != nil && errors.Is(err, yieldErr) {
-		return snap, err
-	}
-	return snap, scrubError(err, s.secrets...)
+	return directory.ReadStreamWrapped(ctx, s.Source.(directory.Streamer), yield, func(err error) error { return scrubError(err, s.secrets...) })
 }
 
 // scrubError returns err, or when its text holds a secret, a copy of it without: the same

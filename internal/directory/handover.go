@@ -1,6 +1,9 @@
 package directory
 
 import (
+	"context"
+	"errors"
+
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 )
 
@@ -25,4 +28,19 @@ func HandOver(snap *model.Snapshot, yield func(batch []model.Record) error) erro
 		}
 	}
 	return nil
+}
+
+// ReadStreamWrapped is ReadStream of s for a wrapper that rewrites the read's errors with wrap
+// (scrubbing secrets, explaining a deadline): an error of yield, the reader's own, comes back as it
+// is, so that the reader still tells its own failure from the source's.
+func ReadStreamWrapped(ctx context.Context, s Streamer, yield func(batch []model.Record) error, wrap func(error) error) (*model.Snapshot, error) {
+	var yieldErr error
+	snap, err := s.ReadStream(ctx, func(batch []model.Record) error {
+		yieldErr = yield(batch)
+		return yieldErr
+	})
+	if err != nil && yieldErr != nil && errors.Is(err, yieldErr) {
+		return snap, err
+	}
+	return snap, wrap(err)
 }

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -55,5 +56,44 @@ func TestHandOverStopsAtTheFirstError(t *testing.T) {
 	err := HandOver(snap, func([]model.Record) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("err %v after %d calls; want the yield's error after one", err, calls)
+	}
+}
+
+type streamOf struct {
+	records []model.Record
+	err     error
+}
+
+func (s streamOf) Read(context.Context) (*model.Snapshot, error) { return nil, s.err }
+
+func (s streamOf) ReadStream(_ context.Context, yield func([]model.Record) error) (*model.Snapshot, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err := yield(s.records); err != nil {
+		return nil, fmt.Errorf("stopped: %w", err)
+	}
+	return &model.Snapshot{Complete: true}, nil
+}
+
+func TestReadStreamWrappedRewritesOnlyTheSourcesErrors(t *testing.T) {
+	wrap := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return errors.New("wrapped")
+	}
+	mine := errors.New("the reader's own")
+	_, err := ReadStreamWrapped(context.Background(), streamOf{records: []model.Record{{ID: "a"}}}, func([]model.Record) error { return mine }, wrap)
+	if !errors.Is(err, mine) {
+		t.Errorf("the reader's error came back as %v", err)
+	}
+	_, err = ReadStreamWrapped(context.Background(), streamOf{err: errors.New("secret")}, func([]model.Record) error { return nil }, wrap)
+	if err == nil || err.Error() != "wrapped" {
+		t.Errorf("the source's error came back as %v, not wrapped", err)
+	}
+	snap, err := ReadStreamWrapped(context.Background(), streamOf{records: []model.Record{{ID: "a"}}}, func([]model.Record) error { return nil }, wrap)
+	if err != nil || snap == nil || !snap.Complete {
+		t.Errorf("a good read: %v, %v", snap, err)
 	}
 }
