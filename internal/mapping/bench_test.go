@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/synthetic"
 )
@@ -65,24 +64,9 @@ func BenchmarkMapAll100k(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*len(records)), "cpu-ns/record")
 }
 
-// syntheticRules are the rules of the in-memory scale bench (test/bench): ten fields, a CEL
-// display name and a lookup table.
+// syntheticRules are the rules of the in-memory scale bench (test/bench, synthetic.RuleSpec).
 func syntheticRules() []NamedRule {
-	return []NamedRule{{Name: "bench", Generation: 1, Spec: v1alpha1.MappingRuleSpec{
-		Fields: []v1alpha1.FieldMapping{
-			{Target: "userName", From: "uid"},
-			{Target: "email", From: "mail", Required: true},
-			{Target: "givenName", From: "givenName"},
-			{Target: "familyName", From: "sn"},
-			{Target: "displayName", Expression: "record.attrs.givenName + ' ' + record.attrs.sn"},
-			{Target: "title", From: "title"},
-			{Target: "phoneNumber", From: "telephoneNumber"},
-			{Target: "employeeNumber", From: "employeeNumber"},
-			{Target: "department", From: "departmentNumber", Lookup: "departments"},
-			{Target: "groups", Expression: "record.groups"},
-		},
-		Lookups: []v1alpha1.LookupTable{{Name: "departments", Entries: synthetic.Departments()}},
-	}}}
+	return []NamedRule{{Name: "bench", Generation: 1, Spec: synthetic.RuleSpec()}}
 }
 
 // BenchmarkMapSynthetic100k maps the scale bench's synthetic directory with its rules.

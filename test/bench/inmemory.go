@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/directory-sync/directory-sync-operator/api/v1alpha1"
 	"github.com/directory-sync/directory-sync-operator/internal/mapping"
 	"github.com/directory-sync/directory-sync-operator/internal/plan"
 	"github.com/directory-sync/directory-sync-operator/internal/syncer"
@@ -81,21 +80,7 @@ func (b *bench) memory(ctx context.Context, small, large, groups int) error {
 }
 
 func benchRules() []mapping.NamedRule {
-	return []mapping.NamedRule{{Name: "bench", Generation: 1, Spec: v1alpha1.MappingRuleSpec{
-		Fields: []v1alpha1.FieldMapping{
-			{Target: "userName", From: "uid"},
-			{Target: "email", From: "mail", Required: true},
-			{Target: "givenName", From: "givenName"},
-			{Target: "familyName", From: "sn"},
-			{Target: "displayName", Expression: "record.attrs.givenName + ' ' + record.attrs.sn"},
-			{Target: "title", From: "title"},
-			{Target: "phoneNumber", From: "telephoneNumber"},
-			{Target: "employeeNumber", From: "employeeNumber"},
-			{Target: "department", From: "departmentNumber", Lookup: "departments"},
-			{Target: "groups", Expression: "record.groups"},
-		},
-		Lookups: []v1alpha1.LookupTable{{Name: "departments", Entries: synthetic.Departments()}},
-	}}}
+	return []mapping.NamedRule{{Name: "bench", Generation: 1, Spec: synthetic.RuleSpec()}}
 }
 
 // memoryAt measures one directory size: the initial sync, a run already in sync (time, memory,
