@@ -103,28 +103,13 @@ func TestListingAsksAheadWithoutLosingResources(t *testing.T) {
 				if at != start { // an offset between the server's pages: cut the page there
 					size = min(3, total-start+1)
 				}
-				var res []string
-				for i := start; i < start+size && i <= total; i++ {
-					res = append(res, fmt.Sprintf(`{"id":"u%02d","userName":"u%02d"}`, i, i))
-				}
-				fmt.Fprintf(w, `{"totalResults":%d,"Resources":[%s]}`, total, strings.Join(res, ","))
+				writeUsersPage(w, start, size, total)
 			})
 			c, err := New(srv.URL, Options{PageSize: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
-			users, err := c.ListUsers(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(users) != total {
-				t.Fatalf("listed %d users, want %d", len(users), total)
-			}
-			for i, u := range users {
-				if want := fmt.Sprintf("u%02d", i+1); u.ID != want {
-					t.Fatalf("user %d is %s, want %s", i, u.ID, want)
-				}
-			}
+			listsUsersInOrder(t, c, total)
 			if name == "regular" && gets.Load() != int32(len(sizes)) {
 				t.Errorf("%d GETs for %d pages", gets.Load(), len(sizes))
 			}
@@ -154,28 +139,13 @@ func TestListingKeepsSeveralPagesInFlight(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond) // a distant server: the round trip dominates
 				start, _ := strconv.Atoi(r.URL.Query().Get("startIndex"))
-				var res []string
-				for i := start; i < start+size && i <= total; i++ {
-					res = append(res, fmt.Sprintf(`{"id":"u%02d","userName":"u%02d"}`, i, i))
-				}
-				fmt.Fprintf(w, `{"totalResults":%d,"Resources":[%s]}`, total, strings.Join(res, ","))
+				writeUsersPage(w, start, size, total)
 			})
 			c, err := New(srv.URL, Options{PageSize: size, Concurrency: concurrency})
 			if err != nil {
 				t.Fatal(err)
 			}
-			users, err := c.ListUsers(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(users) != total {
-				t.Fatalf("listed %d users, want %d", len(users), total)
-			}
-			for i, u := range users {
-				if want := fmt.Sprintf("u%02d", i+1); u.ID != want {
-					t.Fatalf("user %d is %s, want %s", i, u.ID, want)
-				}
-			}
+			listsUsersInOrder(t, c, total)
 			if got, want := gets.Load(), int32(total/size); got != want {
 				t.Errorf("%d GETs, want %d pages", got, want)
 			}
@@ -183,5 +153,31 @@ func TestListingKeepsSeveralPagesInFlight(t *testing.T) {
 				t.Errorf("at most %d pages were in flight at once, want %d", got, wantInFlight)
 			}
 		})
+	}
+}
+
+// writeUsersPage answers a /Users listing with users u<start>..u<start+size-1> of total (u01…).
+func writeUsersPage(w http.ResponseWriter, start, size, total int) {
+	var res []string
+	for i := start; i < start+size && i <= total; i++ {
+		res = append(res, fmt.Sprintf(`{"id":"u%02d","userName":"u%02d"}`, i, i))
+	}
+	fmt.Fprintf(w, `{"totalResults":%d,"Resources":[%s]}`, total, strings.Join(res, ","))
+}
+
+// listsUsersInOrder lists c's users and checks that they are u01…u<total>, each once, in order.
+func listsUsersInOrder(t *testing.T, c *Client, total int) {
+	t.Helper()
+	users, err := c.ListUsers(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != total {
+		t.Fatalf("listed %d users, want %d", len(users), total)
+	}
+	for i, u := range users {
+		if want := fmt.Sprintf("u%02d", i+1); u.ID != want {
+			t.Fatalf("user %d is %s, want %s", i, u.ID, want)
+		}
 	}
 }
