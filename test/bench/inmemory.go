@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -33,7 +34,9 @@ var (
 	memLimitMiB   = flag.Int("memlimit", 1843, "MiB: measure the larger directory's in-sync run once more under this soft memory limit, "+
 		"as the manager sets it (--memory-limit-ratio 0.9 of its container's limit; 1843 MiB is a 2 GiB container); 0 skips it. "+
 		"A limit below what the run needs live costs CPU, the figure says how much")
-	profileDir = flag.String("profile", "", "write CPU and heap profiles of the largest in-sync run into this directory "+
+	inSyncRuns = flag.Int("in-sync-runs", 5, "in-sync runs at each size: their median time is the figure (and the growth's), "+
+		"their highest peak RSS the memory figure")
+	profileDir = flag.String("profile", "", "write CPU and heap profiles of the largest size's first in-sync run into this directory "+
 		"(cpu.pprof; heap-before.pprof and heap-after.pprof: go tool pprof -sample_index=alloc_space -base heap-before.pprof heap-after.pprof)")
 )
 
@@ -45,10 +48,15 @@ func init() {
 
 // scaleRun holds the figures of one directory size, for the growth ratios.
 type scaleRun struct {
-	users            int
+	users int
+	// median of the in-sync runs, and their spread
 	inSync, cpu      time.Duration
-	peakRSS, baseRSS int64
-	peakLive         uint64
+	runs             int
+	fastest, slowest time.Duration
+	// the in-sync run with the highest peak
+	peakRSS, baseRSS   int64
+	peakLive, baseLive uint64
+	hwmReset           bool
 }
 
 func (b *bench) memory(ctx context.Context, small, large, groups int) error {
@@ -67,13 +75,13 @@ func (b *bench) memory(ctx context.Context, small, large, groups int) error {
 	}
 	s := fmt.Sprintf("g) growth %d → %d users (%.0f× the users)", a.users, c.users, float64(c.users)/float64(a.users))
 	linear := float64(c.users) / float64(a.users)
-	b.vs(s, "in-sync run time", fmt.Sprintf("≤ %.0f×", linear*1.1),
+	b.vs(s, "in-sync run time (medians)", fmt.Sprintf("≤ %.0f×", linear*1.1),
 		formatRatio(c.inSync.Seconds()/a.inSync.Seconds()), formatRatio(linear)+" (linear)",
 		c.inSync.Seconds()/a.inSync.Seconds()/linear)
-	b.vs(s, "in-sync run CPU time", fmt.Sprintf("≤ %.0f×", linear*1.1),
+	b.vs(s, "in-sync run CPU time (medians)", fmt.Sprintf("≤ %.0f×", linear*1.1),
 		formatRatio(c.cpu.Seconds()/a.cpu.Seconds()), formatRatio(linear)+" (linear)",
 		c.cpu.Seconds()/a.cpu.Seconds()/linear)
-	b.vs(s, "peak RSS", fmt.Sprintf("≤ %.0f×", linear*1.1),
+	b.vs(s, "peak RSS (highest of the runs)", fmt.Sprintf("≤ %.0f×", linear*1.1),
 		formatRatio(float64(c.peakRSS)/float64(a.peakRSS)), formatRatio(linear)+" (linear)",
 		float64(c.peakRSS)/float64(a.peakRSS)/linear)
 	return nil
@@ -133,45 +141,65 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 		target.Calls()[memory.MethodCreateUser], target.Calls()[memory.MethodCreateGroup], target.Calls()[memory.MethodAddMembers]))
 	res = nil
 
-	// a) everything in sync
-	fmt.Fprintf(progress, "in-sync run of %d users ...\n", n)
-	runtime.GC()
-	debug.FreeOSMemory()
-	r.baseRSS = procStatus("VmRSS")
-	baseLive := liveHeap()
-	hwmReset := resetPeakRSS()
-	sampler := startLiveSampler()
-	stopProfile := startProfile(*profileDir, profiling)
-	cpu0 := cpuTime()
-	res, r.inSync, err = sync()
-	r.cpu = cpuTime() - cpu0
-	stopProfile()
-	r.peakLive = sampler.stop()
-	r.peakRSS = procStatus("VmHWM")
-	if err != nil {
-		return r, err
+	// a) everything in sync, several times: one run of half a second on a shared machine moves by a
+	// tenth either way, too much for a growth ratio of two such runs
+	fmt.Fprintf(progress, "in-sync runs of %d users ...\n", n)
+	var times, cpus []time.Duration
+	writes, actions := 0, 0
+	for i := range max(*inSyncRuns, 1) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		baseRSS := procStatus("VmRSS")
+		baseLive := liveHeap()
+		hwmReset := resetPeakRSS()
+		sampler := startLiveSampler()
+		stopProfile := startProfile(*profileDir, profiling && i == 0)
+		cpu0 := cpuTime()
+		res, d, err = sync()
+		cpu := cpuTime() - cpu0
+		stopProfile()
+		peakLive := sampler.stop()
+		peakRSS := procStatus("VmHWM")
+		if err != nil {
+			return r, err
+		}
+		writes, actions = writes+target.WriteCalls(), actions+len(res.Plan.Actions)
+		if target.WriteCalls() != 0 || len(res.Plan.Actions) != 0 {
+			return r, fmt.Errorf("in-sync run of %d users wrote %d times, planned %d actions", n, target.WriteCalls(), len(res.Plan.Actions))
+		}
+		res = nil
+		times, cpus = append(times, d), append(cpus, cpu)
+		if i == 0 || peakRSS > r.peakRSS { // the memory figures are those of the run with the highest peak
+			r.peakRSS, r.baseRSS, r.peakLive, r.baseLive, r.hwmReset = peakRSS, baseRSS, peakLive, baseLive, hwmReset
+		}
 	}
+	r.runs = len(times)
+	r.inSync, r.cpu = median(times), median(cpus)
+	r.fastest, r.slowest = slices.Min(times), slices.Max(times)
 	s = fmt.Sprintf("a) %d users, %d groups, already in sync", n, groups)
 	if err := b.phases(ctx, src, mapper, target, state, policy, s, r.inSync); err != nil {
 		return r, err
 	}
-	b.add(s, "run time (read + map + list + plan + empty apply); CPU time of the process meanwhile", timeGoal,
+	runs := fmt.Sprintf("median of %d runs", r.runs)
+	if r.runs == 1 {
+		runs = "one run"
+	}
+	b.add(s, fmt.Sprintf("run time (read + map + list + plan + empty apply), %s; CPU time of the process meanwhile (median)", runs), timeGoal,
 		fmt.Sprintf("%s; CPU %s", seconds(r.inSync), seconds(r.cpu)))
+	if r.runs > 1 {
+		b.add(s, "run time: fastest / slowest run", "—", fmt.Sprintf("%s / %s", seconds(r.fastest), seconds(r.slowest)))
+	}
 	peakText := mib(r.peakRSS)
-	if !hwmReset {
+	if !r.hwmReset {
 		peakText += " (process peak: resetting it failed)"
 	}
-	b.add(s, "peak RSS during the run", rssGoal, peakText)
+	b.add(s, "peak RSS during the run (the highest of the runs)", rssGoal, peakText)
 	b.add(s, "RSS before the run (the memory target's data and the runtime)", "—", mib(r.baseRSS))
 	b.add(s, "bytes per user: RSS (peak / the run's own, peak − before)", "—",
 		fmt.Sprintf("%d / %d", r.peakRSS/int64(n), (r.peakRSS-r.baseRSS)/int64(n)))
 	b.add(s, "bytes per user: live heap (peak / the run's own, peak − before)", "—",
-		fmt.Sprintf("%d / %d", r.peakLive/uint64(n), (r.peakLive-min(baseLive, r.peakLive))/uint64(n)))
-	b.add(s, "target write calls / planned actions", "0 / 0", fmt.Sprintf("%d / %d", target.WriteCalls(), len(res.Plan.Actions)))
-	if target.WriteCalls() != 0 || len(res.Plan.Actions) != 0 {
-		return r, fmt.Errorf("in-sync run of %d users wrote %d times, planned %d actions", n, target.WriteCalls(), len(res.Plan.Actions))
-	}
-	res = nil
+		fmt.Sprintf("%d / %d", r.peakLive/uint64(n), (r.peakLive-min(r.baseLive, r.peakLive))/uint64(n)))
+	b.add(s, "target write calls / planned actions (all the runs)", "0 / 0", fmt.Sprintf("%d / %d", writes, actions))
 
 	// a') in sync again, under a soft memory limit: what the manager does with GOMEMLIMIT set
 	if limitMiB > 0 {
@@ -189,7 +217,7 @@ func (b *bench) memoryAt(ctx context.Context, n, groups int, timeGoal, rssGoal s
 			return r, err
 		}
 		s := fmt.Sprintf("a') %d users in sync, under a %d MiB soft memory limit (the manager's default in a %d MiB container)", n, limitMiB, (limitMiB*10+8)/9)
-		b.vs(s, "run time; CPU time", timeGoal, fmt.Sprintf("%s; CPU %s", seconds(d), seconds(cpu)),
+		b.vs(s, "run time; CPU time (one run)", timeGoal, fmt.Sprintf("%s; CPU %s", seconds(d), seconds(cpu)),
 			fmt.Sprintf("%s; CPU %s (no limit)", seconds(r.inSync), seconds(r.cpu)), cpu.Seconds()/r.cpu.Seconds())
 		b.vs(s, "peak RSS during the run", rssGoal, mib(peak), mib(r.peakRSS)+" (no limit)", float64(peak)/float64(r.peakRSS))
 		if len(res.Plan.Actions) != 0 {

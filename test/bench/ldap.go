@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -104,7 +105,8 @@ func measureReads(want int, paths []readPath) ([]ldapPath, error) {
 	return out, nil
 }
 
-func median(xs []float64) float64 {
+// median is the middle of xs; of an even count, the upper of the two middle ones.
+func median[T cmp.Ordered](xs []T) T {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return xs[len(xs)/2]

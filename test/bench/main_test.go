@@ -20,11 +20,13 @@ func TestMemorySectionSmall(t *testing.T) {
 	}
 	report := b.report()
 	for _, want := range []string{
-		"| a) 300 users, 20 groups, already in sync | target write calls / planned actions | 0 / 0 |",
-		"| a) 1000 users, 20 groups, already in sync | target write calls / planned actions | 0 / 0 |",
+		"| a) 300 users, 20 groups, already in sync | target write calls / planned actions (all the runs) | 0 / 0 |",
+		"| a) 1000 users, 20 groups, already in sync | target write calls / planned actions (all the runs) | 0 / 0 |",
 		"| b) 1000 users, 1% changed (10 users' title) | target write calls / changed users | 10 / 10 |",
 		"| b) 1000 users, 1% changed (10 users' title) | target write calls of the next run | 0 |",
-		"| g) growth 300 → 1000 users (3× the users) | peak RSS |",
+		"| g) growth 300 → 1000 users (3× the users) | peak RSS (highest of the runs) |",
+		"| g) growth 300 → 1000 users (3× the users) | in-sync run time (medians) |",
+		"median of 5 runs",
 		"run time vs reading both sides",
 		"Machine: ",
 	} {
@@ -79,5 +81,18 @@ func TestReplaceBetweenMarkers(t *testing.T) {
 	}
 	if err := replaceBetweenMarkers(path, "x"); err == nil {
 		t.Error("a file without markers was accepted")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	xs := []float64{3, 1, 2}
+	if got := median(xs); got != 2 {
+		t.Errorf("median(3, 1, 2) = %v, want 2", got)
+	}
+	if xs[0] != 3 || xs[1] != 1 {
+		t.Errorf("median sorted its argument: %v", xs)
+	}
+	if got := median([]int{4, 1, 3, 2}); got != 3 {
+		t.Errorf("median(4, 1, 3, 2) = %v, want 3 (the upper middle)", got)
 	}
 }
