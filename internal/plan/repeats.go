@@ -2,14 +2,13 @@ package plan
 
 import (
 	"hash/maphash"
-	"slices"
 )
 
 // repeatedKeys counts the keys that key(i), i in [0, n), returns more than once, skipping "" and
 // items for which key reports false. It returns nil when no key repeats, the usual case.
 //
-// Rather than a million-entry map it sorts the keys' 64-bit hashes, which reads memory in order
-// only; just the keys whose hash repeats (the repeated keys, and the rare hash collisions) are
+// Rather than a million-entry map it sorts the keys' 64-bit hashes (radixSort), which reads
+// memory in order only; just the keys whose hash repeats (the repeated keys, and the rare hash collisions) are
 // then counted by their strings, so the counts are exact.
 func repeatedKeys(n int, key func(i int) (string, bool)) map[string]int32 {
 	seed := maphash.MakeSeed()
@@ -24,7 +23,7 @@ func repeatedKeysBy(n int, key func(i int) (string, bool), hash func(string) uin
 			hashes = append(hashes, hash(k))
 		}
 	}
-	slices.Sort(hashes)
+	hashes = radixSort(hashes, make([]uint64, len(hashes)), 0, 64)
 	var twice map[uint64]bool
 	for i := 1; i < len(hashes); i++ {
 		if hashes[i] == hashes[i-1] {
