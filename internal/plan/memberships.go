@@ -39,37 +39,58 @@ func (p *planner) indexMemberships() {
 	resolve(mid, len(groups), kmid)
 	wg.Wait()
 	p.byID = nil // not needed any more: 32 MB at a million users the collector may take back
-	// Each listing as a pair (target user, group), in group order. Sorting the pairs by target user
-	// with a stable radix sort keeps each user's groups ascending and gives memberOf; a direct
-	// scatter into per-user slots, as before, misses the processor's caches once per listing at a
-	// million users (the radix sort's writes go to a few thousand places at a time).
-	pairs := make([]uint64, 0, total)
-	k := 0
-	for gi := range groups {
-		for _, id := range groups[gi].Members {
-			ai := holder[k]
-			k++
-			switch {
-			case ai < 0:
-			case p.sharedID != nil && p.sharedID[id] != nil:
-				for _, h := range p.sharedID[id] {
-					pairs = append(pairs, uint64(h)<<32|uint64(gi))
+	// Each listing becomes a pair (target user, group). A direct scatter of the groups into per-user
+	// slots misses the processor's caches once per listing at a million users; instead the pairs
+	// are first put into buckets of 2^shift consecutive users (at most 2048 buckets, whose write
+	// positions stay cached), then each bucket's pairs into its users' slots, which lie together.
+	// Both passes keep the listings' order, so each user's groups come out ascending.
+	n := len(p.in.Actual)
+	shift := max(bits.Len(uint(n))-radixBits, 0)
+	bucketStart := make([]int, n>>shift+2)
+	each := func(f func(ai, gi int32)) { // every listing of a target user, in group order
+		k := 0
+		for gi := range groups {
+			for _, id := range groups[gi].Members {
+				switch ai := holder[k]; {
+				case ai < 0:
+				case p.sharedID != nil && p.sharedID[id] != nil:
+					for _, h := range p.sharedID[id] {
+						f(h, int32(gi))
+					}
+				default:
+					f(ai, int32(gi))
 				}
-			default:
-				pairs = append(pairs, uint64(ai)<<32|uint64(gi))
+				k++
 			}
 		}
 	}
-	pairs = radixSort(pairs, make([]uint64, len(pairs)), 32, 32+bits.Len(uint(len(p.in.Actual))))
-	p.memberOff = make([]int32, len(p.in.Actual)+1)
-	p.memberOf = make([]int32, len(pairs))
-	for i, pair := range pairs {
-		p.memberOff[pair>>32+1]++
-		p.memberOf[i] = int32(uint32(pair))
+	each(func(ai, _ int32) { bucketStart[ai>>shift+1]++ })
+	for b := 1; b < len(bucketStart); b++ {
+		bucketStart[b] += bucketStart[b-1]
 	}
-	for ai := range p.in.Actual {
+	pairs := make([]uint64, bucketStart[len(bucketStart)-1])
+	each(func(ai, gi int32) {
+		b := ai >> shift
+		pairs[bucketStart[b]] = uint64(ai)<<32 | uint64(gi)
+		bucketStart[b]++
+	})
+	// memberOff[ai+1] counts user ai's listings, then the sums make memberOff[ai] where its
+	// groups start; filling advances memberOff[ai] to where they end, so one shift restores it.
+	p.memberOff = make([]int32, n+1)
+	p.memberOf = make([]int32, len(pairs))
+	for _, pair := range pairs {
+		p.memberOff[pair>>32+1]++
+	}
+	for ai := range n {
 		p.memberOff[ai+1] += p.memberOff[ai]
 	}
+	for _, pair := range pairs {
+		ai := pair >> 32
+		p.memberOf[p.memberOff[ai]] = int32(uint32(pair))
+		p.memberOff[ai]++
+	}
+	copy(p.memberOff[1:], p.memberOff[:n])
+	p.memberOff[0] = 0
 }
 
 // groupsOf returns the groups that list target user ai as a member, ascending.
