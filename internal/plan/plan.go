@@ -408,9 +408,10 @@ func (p *planner) checkDesired() {
 			claims[ai]++
 		}
 	}
-	extCount := repeatedKeys(n, func(i int) (string, bool) { return desired[i].ExternalID, p.targetOf[i] < 0 })
-	nameCount := repeatedKeys(n, func(i int) (string, bool) { return strings.ToLower(desired[i].UserName), true })
-	emailCount := repeatedKeys(n, func(i int) (string, bool) { return strings.ToLower(desired[i].Email), true })
+	scratch := make([]uint64, 2*n) // 16 MB at a million users, once for the three
+	extCount := repeatedKeys(n, func(i int) (string, bool) { return desired[i].ExternalID, p.targetOf[i] < 0 }, scratch)
+	nameCount := repeatedKeys(n, func(i int) (string, bool) { return strings.ToLower(desired[i].UserName), true }, scratch)
+	emailCount := repeatedKeys(n, func(i int) (string, bool) { return strings.ToLower(desired[i].Email), true }, scratch)
 	for i := range desired {
 		d := &desired[i]
 		if d.ExternalID == "" {

@@ -37,3 +37,26 @@ func TestRadixSort(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRadixSort1M sorts a million random 64-bit hashes, as repeatedKeys does, beside the
+// comparison sort it replaced.
+func BenchmarkRadixSort1M(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	xs := make([]uint64, 1_000_000)
+	for i := range xs {
+		xs[i] = rng.Uint64()
+	}
+	work, tmp := make([]uint64, len(xs)), make([]uint64, len(xs))
+	b.Run("radix", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, xs)
+			radixSort(work, tmp, 0, 64)
+		}
+	})
+	b.Run("pdqsort", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, xs)
+			slices.Sort(work)
+		}
+	})
+}
