@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -63,8 +64,9 @@ type scimServer struct {
 	stop   func()
 	// syncReps is how many in-sync runs and listings each round alternates.
 	syncReps int
-	// minRounds is the fewest rounds: the strict server's initial syncs take two seconds, which a
-	// shared machine's noise moves more than a best of two irons out (0.8-1.35x across runs).
+	// minRounds is the fewest rounds: the same initial sync into the strict server (in this
+	// process, its creates under one lock) took between 1.5 and 4.3 s across rounds of one bench,
+	// the floor's alike, so a best of two or five still landed between 0.8x and 1.5x.
 	minRounds int
 }
 
@@ -103,7 +105,7 @@ func (b *bench) scimRows(ctx context.Context, n, rounds int) error {
 		}
 		defer strict.Stop()
 		servers = append(servers, scimServer{name: "strict server (elimity-com/scim)", url: strict.URL(), reset: strict.Reset,
-			counts: strict.RequestCounts, zero: strict.ResetRequestCounts, stop: strict.Stop, syncReps: 5, minRounds: 5})
+			counts: strict.RequestCounts, zero: strict.ResetRequestCounts, stop: strict.Stop, syncReps: 5, minRounds: 9})
 	}
 	b.note("SCIM rows: the operator's figure is a whole SyncTarget run as the controller makes it — a fresh client "+
 		"(connect.SCIMTarget) whose discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas) the manager's cache answers "+
@@ -223,6 +225,7 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 			if err := srv.reset(ctx); err != nil {
 				return err
 			}
+			runtime.GC() // each timed sync starts from a collected heap: the server may be in this process
 			fp, err := floor.post(ctx, srv, bodies)
 			floorPost = append(floorPost, fp)
 			return err
@@ -236,6 +239,7 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 			return err
 		}
 		op.state = plan.State{}
+		runtime.GC()
 		res, st, err := op.run(ctx, nil)
 		if err != nil {
 			return err
@@ -267,6 +271,7 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 
 	s := fmt.Sprintf("SCIM initial sync, %d users, %s", n, srv.name)
 	oi, fp := best(opInit), best(floorPost)
+	fmt.Fprintf(progress, "  rounds (s): operator %s; floor %s\n", roundTimes(opInit), roundTimes(floorPost))
 	b.vs(s, fmt.Sprintf("time, best of %d (floor: raw POSTs of the same bodies, %d workers, keep-alive)", rounds, scimConcurrency),
 		"≤ 1.30×", fmt.Sprintf("%s (%s users/s)", seconds(oi.elapsed), usersPerSecond(n, oi.elapsed)),
 		fmt.Sprintf("%s (%s users/s)", seconds(fp.elapsed), usersPerSecond(n, fp.elapsed)), ratio(oi.elapsed, fp.elapsed))
@@ -290,6 +295,15 @@ func (b *bench) scimServerRows(ctx context.Context, srv scimServer, n, rounds in
 		return fmt.Errorf("a run already in sync wrote %d times (planned %d actions)", writes, slices.Max(planned))
 	}
 	return nil
+}
+
+// roundTimes lists the measurements' times in the order taken.
+func roundTimes(list []scimRunStats) string {
+	parts := make([]string, len(list))
+	for i, st := range list {
+		parts[i] = fmt.Sprintf("%.2f", st.elapsed.Seconds())
+	}
+	return strings.Join(parts, " ")
 }
 
 // best returns the fastest of the measurements: on a shared machine the others carry other load.
