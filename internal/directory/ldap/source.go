@@ -245,9 +245,29 @@ func (s *Source) pagedUserSearch(ctx context.Context, c *conn, base string, scop
 }
 
 // searchPages calls tapped for the entries of a search through the connection's tap (nil: no tap)
-// and each for the entries of a search without.
+// and each for the entries of a search without. They are called in the server's order, one at a
+// time, on another goroutine, a page behind: while a page's entries become records, the next page
+// is asked for and read, so the server prepares it meanwhile instead of waiting for the client.
+// Every entry read has been handed over when searchPages returns; the callbacks must not use c.
 func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope int, filter string, attrs []string,
 	tapped func(*entry), each func(*ldap.Entry)) error {
+	pages := make(chan func(), 1) // one page waits while one is handed over
+	done := make(chan any)
+	go func() {
+		var panicked any
+		defer func() { done <- panicked }()
+		for handOver := range pages {
+			if panicked == nil {
+				panicked = handOverPage(handOver)
+			}
+		}
+	}()
+	defer func() {
+		close(pages)
+		if p := <-done; p != nil {
+			panic(p) // on the caller's goroutine, where a panic is reported like any other
+		}
+	}()
 	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, s.timeLimit(), false, filter, attrs,
 		[]ldap.Control{paging})
@@ -261,18 +281,24 @@ func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope in
 		if res != nil {
 			fromGoLDAP = res.Entries
 		}
-		n := 0
+		var n int
 		if detach != nil {
-			if derr := detach(fromGoLDAP, err != nil, func(e *entry) {
-				n++
-				tapped(e)
-			}); derr != nil && err == nil {
+			var entries []entry // each owns its bytes (entrytap.go), so it may be handed over later
+			if derr := detach(fromGoLDAP, err != nil, func(e *entry) { entries = append(entries, *e) }); derr != nil && err == nil {
 				err = derr
 			}
+			n = len(entries)
+			pages <- func() {
+				for i := range entries {
+					tapped(&entries[i])
+				}
+			}
 		} else {
-			for _, e := range fromGoLDAP {
-				n++
-				each(e)
+			n = len(fromGoLDAP)
+			pages <- func() {
+				for _, e := range fromGoLDAP {
+					each(e)
+				}
 			}
 		}
 		if err != nil {
@@ -293,6 +319,13 @@ func (s *Source) searchPages(ctx context.Context, c *conn, base string, scope in
 		}
 		paging.SetCookie(ctrl.Cookie)
 	}
+}
+
+// handOverPage runs handOver and returns what it panicked with, if it did.
+func handOverPage(handOver func()) (panicked any) {
+	defer func() { panicked = recover() }()
+	handOver()
+	return nil
 }
 
 // userAttributes lists what to fetch for user entries: the configured attributes plus what the
