@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -36,6 +37,9 @@ type rereadPlan struct {
 	// groupMark is the latest Incremental.Attribute value of the changed groups under GroupBaseDN,
 	// searched before the people; a modifyTimestamp mark moves past it.
 	groupMark string
+	// groupsUnchanged: no group changed since the mark and no person of the base snapshot may have
+	// lost one, so the groups are as the base snapshot has them (see keptGroups).
+	groupsUnchanged bool
 }
 
 // rereadLimit is the largest number of people (or groups walked) read one by one; beyond it a full
@@ -111,7 +115,35 @@ func (s *Source) membershipChanges(ctx context.Context, c *conn, m mark, base *m
 		return plan, "", err
 	}
 	plan.people = r.people
+	plan.groupsUnchanged = len(order) == 0 && len(r.people) == 0
 	return plan, "", nil
+}
+
+// keptGroups gives recs (an incremental read's people) the groups the base snapshot has for them,
+// for Recursive mode when no group changed since the mark: a person's groups then depend only on
+// the unchanged groups and on the person's DN. It does nothing and returns false unless every
+// record is in base under the same DN: a new or renamed person's groups are resolved as usual.
+// It spares listing every group with its members for a read of a few changed people.
+func keptGroups(base *model.Snapshot, recs []model.Record) bool {
+	if base == nil {
+		return false
+	}
+	byID := make(map[string]*model.Record, len(base.Records))
+	for i := range base.Records {
+		byID[base.Records[i].ID] = &base.Records[i]
+	}
+	from := make([]*model.Record, len(recs))
+	for i := range recs {
+		b := byID[recs[i].ID]
+		if b == nil || normDN(b.DN) != normDN(recs[i].DN) {
+			return false
+		}
+		from[i] = b
+	}
+	for i, b := range from {
+		recs[i].Groups, recs[i].GroupDNs = slices.Clone(b.Groups), slices.Clone(b.GroupDNs)
+	}
+	return true
 }
 
 // rereader reads the people whose groups may have changed.

@@ -52,6 +52,7 @@ func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
 			cfg.Groups.Mode = mode
 			cfg.Incremental.Attribute = "modifyTimestamp"
 			var lastDelta *model.Snapshot
+			var lastSource *Source
 			inc := &directory.Incremental{FullEvery: time.Hour, Open: func(_ context.Context, mark string) (directory.Source, error) {
 				c := cfg
 				c.Incremental.Since = mark
@@ -59,6 +60,7 @@ func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
+				lastSource = src
 				return deltaFunc(func(ctx context.Context, base *model.Snapshot) (*model.Snapshot, error) {
 					snap, err := src.ReadDelta(ctx, base)
 					lastDelta = snap
@@ -101,6 +103,20 @@ func TestIncrementalReadsReresolveChangedGroupsOnSlapd(t *testing.T) {
 			})
 			step("nest it elsewhere", func() error { return s.AddGroupMember(ctx, slapd.GroupSales, slapd.GroupDN(slapd.GroupPlatform)) })
 			step("nothing", func() error { return nil })
+			// People changed, no group: Recursive mode takes their groups from the base snapshot
+			// instead of listing every group (the full read of the check above lists them). The
+			// first such read still sees the group changed in the mark's second (the mark is
+			// inclusive); the second does not.
+			for _, uid := range []string{"user00041", "user00040"} {
+				step("change "+uid, func() error { return s.MoveDepartment(ctx, uid, "998") })
+			}
+			if mode == GroupsRecursive && lastSource.groupListings.Load() != 0 {
+				t.Errorf("an incremental read of a changed person, no group changed, listed every group %d times", lastSource.groupListings.Load())
+			}
+			step("add a member after that", func() error { return s.AddGroupMember(ctx, slapd.GroupSales, slapd.UserDN("user00040")) })
+			if mode == GroupsRecursive && lastSource.groupListings.Load() != 1 {
+				t.Errorf("an incremental read after a group changed listed every group %d times, want 1", lastSource.groupListings.Load())
+			}
 		})
 	}
 }

@@ -280,6 +280,7 @@ func (s *Source) addPrimaryGroups(ctx context.Context, c *conn, recs []model.Rec
 // resolveRecursive reads every group's member and uniqueMember values (with AD range retrieval)
 // and expands nested groups; cycles are harmless because each group is visited once.
 func (s *Source) resolveRecursive(ctx context.Context, c *conn, recs []model.Record) ([][]*group, error) {
+	s.groupListings.Add(1)
 	entries, err := s.listGroups(ctx, c, "member", "uniqueMember")
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -35,6 +36,9 @@ type Source struct {
 	inChainStrategy string
 	// rereadMax overrides rereadLimit; tests set it.
 	rereadMax int
+	// groupListings counts the reads that listed every group with its members (Recursive mode);
+	// tests read it.
+	groupListings atomic.Int64
 }
 
 var _ directory.Source = (*Source)(nil)
@@ -485,9 +489,13 @@ func (s *Source) read(ctx context.Context, base *model.Snapshot) (*model.Snapsho
 		finish(snap)
 		return snap, err
 	}
-	if err := s.resolveGroups(ctx, c, snap.Records, extras); err != nil {
-		finish(snap)
-		return snap, err
+	kept := reread.groupsUnchanged && s.cfg.Groups.Mode == GroupsRecursive && !s.cfg.Groups.PrimaryGroup &&
+		keptGroups(base, snap.Records)
+	if !kept {
+		if err := s.resolveGroups(ctx, c, snap.Records, extras); err != nil {
+			finish(snap)
+			return snap, err
+		}
 	}
 	if err := s.resolveManagers(ctx, c, snap.Records, extras); err != nil {
 		finish(snap)
