@@ -11,6 +11,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/directory-sync/directory-sync-operator/internal/directory"
 	"github.com/directory-sync/directory-sync-operator/internal/directory/ldap"
 	"github.com/directory-sync/directory-sync-operator/internal/model"
 	"github.com/directory-sync/directory-sync-operator/internal/testenv/samba"
@@ -93,8 +94,8 @@ type changes struct {
 }
 
 // timeReads measures a full read, an incremental read after a user change and, with groups, one
-// after a membership change (ReadDelta against the full read, as directory.Incremental does; the
-// median of three reads). The
+// after a membership change (ReadDelta against a snapshot of the same reads, as
+// directory.Incremental does; the median of three reads). The
 // membership delta must hold the added user with the leaf group: a figure of a wrong read is none.
 func timeReads(ctx context.Context, cfg ldap.Config, ch changes) (modeTimes, error) {
 	var t modeTimes
@@ -129,6 +130,24 @@ func timeReads(ctx context.Context, cfg ldap.Config, ch changes) (modeTimes, err
 		}
 		slices.Sort(took)
 		return d, took[1], nil
+	}
+	// The full read's mark is the seed's second, which every group shares: a delta against it
+	// finds every group changed (marks are inclusive). As in a running operator, the deltas are
+	// measured against a snapshot whose mark an earlier change moved past it, through
+	// directory.Incremental (a full read, then one delta merged into it).
+	inc := &directory.Incremental{FullEvery: time.Hour, Open: func(_ context.Context, mark string) (directory.Source, error) {
+		c := cfg
+		c.Incremental.Since = mark
+		return ldap.New(c)
+	}}
+	if _, err := inc.Read(ctx); err != nil {
+		return t, err
+	}
+	if err := ch.user(); err != nil { // on slapd it waits for the next second of modifyTimestamp
+		return t, err
+	}
+	if snap, err = inc.Read(ctx); err != nil {
+		return t, err
 	}
 	if err := ch.user(); err != nil {
 		return t, err
