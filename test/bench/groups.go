@@ -104,7 +104,7 @@ func timeReads(ctx context.Context, cfg ldap.Config, ch changes) (modeTimes, err
 		return t, err
 	}
 	start := time.Now()
-	snap, err := src.Read(ctx)
+	_, err = src.Read(ctx)
 	t.full = time.Since(start)
 	if err != nil {
 		return t, err
@@ -146,7 +146,8 @@ func timeReads(ctx context.Context, cfg ldap.Config, ch changes) (modeTimes, err
 	if err := ch.user(); err != nil { // on slapd it waits for the next second of modifyTimestamp
 		return t, err
 	}
-	if snap, err = inc.Read(ctx); err != nil {
+	snap, err := inc.Read(ctx)
+	if err != nil {
 		return t, err
 	}
 	if err := ch.user(); err != nil {
