@@ -39,8 +39,12 @@ func parseJSON(data []byte, cfg Config) (*model.Snapshot, error) {
 	return c.finish(true), nil
 }
 
+// jsonSpace is JSON's whitespace (RFC 8259 §2); bytes.TrimSpace also takes \f, \v and Unicode
+// spaces, which made a document such as "\f[]" pass as JSON.
+const jsonSpace = " \t\n\r"
+
 func jsonItems(data []byte) ([]json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(data)
+	trimmed := bytes.Trim(data, jsonSpace)
 	if len(trimmed) == 0 {
 		return nil, directory.Errorf(directory.KindMalformed, nil, "JSON document is empty")
 	}
@@ -59,7 +63,7 @@ func jsonItems(data []byte) ([]json.RawMessage, error) {
 		if err := json.Unmarshal(trimmed, &obj); err != nil {
 			return nil, directory.Errorf(directory.KindMalformed, nil, "JSON object cannot be read")
 		}
-		if arr, ok := obj[employeesKey]; ok && bytes.HasPrefix(bytes.TrimSpace(arr), []byte("[")) {
+		if arr, ok := obj[employeesKey]; ok && bytes.HasPrefix(bytes.TrimLeft(arr, jsonSpace), []byte("[")) {
 			if err := json.Unmarshal(arr, &items); err != nil {
 				return nil, directory.Errorf(directory.KindMalformed, nil, "JSON %q array cannot be read", employeesKey)
 			}

@@ -431,6 +431,10 @@ func TestParseJSONDocumentErrors(t *testing.T) {
 		{"object without employees", `{"people": []}`},
 		{"employees not an array", `{"employees": {"employeeId": "1"}}`},
 		{"trailing garbage", `[] []`},
+		// not JSON whitespace (RFC 8259 §2), though bytes.TrimSpace takes them
+		{"form feed before", "\f[]"},
+		{"vertical tab after", "[]\v"},
+		{"no-break space before", "\u00a0[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			snap, err := Parse([]byte(tc.data), jsonConfig())
