@@ -6,8 +6,8 @@ const radixBits = 11
 // radixSort sorts xs stably by their bits lo to hi-1 (the other bits must not matter to the order
 // wanted), least significant digit first, with tmp (as long as xs) as the second buffer; it returns
 // the sorted slice, which is xs or tmp. Its passes read and write memory in order, or at 2048
-// places at a time: at a million items it is several times faster than a comparison sort, whose
-// time also grows faster than the items.
+// places at a time, so its time grows with the items, where a comparison sort's grows faster
+// (a million hashes here: 95 ms against pdqsort's 113 ms, BenchmarkRadixSort1M).
 func radixSort(xs, tmp []uint64, lo, hi int) []uint64 {
 	if len(xs) < 2 {
 		return xs

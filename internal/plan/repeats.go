@@ -9,8 +9,8 @@ import (
 //
 // Rather than a million-entry map it sorts the keys' 64-bit hashes (radixSort), which reads
 // memory in order only; just the keys whose hash repeats (the repeated keys, and the rare hash
-// collisions) are then counted by their strings, so the counts are exact. scratch, when it holds 2n items, is
-// used for the hashes instead of new memory: callers with several key sets pass one for all.
+// collisions) are then counted by their strings, so the counts are exact. scratch, when it holds
+// 2n items, is used for the hashes instead of new memory: callers with several key sets pass one.
 func repeatedKeys(n int, key func(i int) (string, bool), scratch []uint64) map[string]int32 {
 	seed := maphash.MakeSeed()
 	return repeatedKeysBy(n, key, func(s string) uint64 { return maphash.String(seed, s) }, scratch)
