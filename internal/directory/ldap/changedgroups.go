@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -123,22 +124,20 @@ func (s *Source) membershipChanges(ctx context.Context, c *conn, m mark, base *m
 // for Recursive mode when no group changed since the mark: a person's groups then depend only on
 // the unchanged groups and on the person's DN. It does nothing and returns false unless every
 // record is in base under the same DN: a new or renamed person's groups are resolved as usual.
-// It spares listing every group with its members for a read of a few changed people.
+// It spares listing every group with its members for a read of a few changed people. The base
+// records are sorted by ID (finish, and directory.Incremental's merge); were they not, a person
+// would not be found and be resolved as usual.
 func keptGroups(base *model.Snapshot, recs []model.Record) bool {
 	if base == nil {
 		return false
 	}
-	byID := make(map[string]*model.Record, len(base.Records))
-	for i := range base.Records {
-		byID[base.Records[i].ID] = &base.Records[i]
-	}
 	from := make([]*model.Record, len(recs))
 	for i := range recs {
-		b := byID[recs[i].ID]
-		if b == nil || normDN(b.DN) != normDN(recs[i].DN) {
+		j, found := slices.BinarySearchFunc(base.Records, recs[i].ID, func(r model.Record, id string) int { return strings.Compare(r.ID, id) })
+		if !found || normDN(base.Records[j].DN) != normDN(recs[i].DN) {
 			return false
 		}
-		from[i] = b
+		from[i] = &base.Records[j]
 	}
 	for i, b := range from {
 		recs[i].Groups, recs[i].GroupDNs = slices.Clone(b.Groups), slices.Clone(b.GroupDNs)
